@@ -1,0 +1,1 @@
+"""amanuensis: the planner loop, model providers, sessions, config and CLI."""

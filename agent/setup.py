@@ -1,0 +1,157 @@
+"""Everything a session needs before the loop starts, and tearing it down after.
+
+Shared by the headless runner and the REPL: model, scratch workspace, sandbox,
+tools, system prompt, permissions, the Agent, and how to apply a change set.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TYPE_CHECKING
+
+from agent import events as ev
+from agent.errors import BadInput, RuntimeFailure, SandboxError
+from agent.home import workspaces_dir
+from agent.loop import Agent
+from agent.memory import find_memory
+from agent.models.registry import resolve_model
+from agent.permissions import Permissions
+from agent.types import ModelSettings
+
+if TYPE_CHECKING:
+    from agent.headless import RunOptions
+    from tools.changeset import ChangeSet
+    from tools.workspace import Workspace
+
+SANDBOX_KINDS = ("docker", "bwrap", "local")
+
+
+@dataclass
+class SessionSetup:
+    agent: Agent
+    workspace: "Workspace"
+    sandbox: Any
+    emit: ev.EventSink
+
+    def checkpoint(self, call) -> None:
+        commit = self.workspace.snapshot()
+        self.emit(ev.Checkpoint(f"refs/ama/checkpoints/{len(self.workspace.checkpoints)}",
+                                commit, call.id))
+
+    def apply(self, cs: "ChangeSet", mode: str, patch_out: Path | None, message: str) -> dict:
+        from tools.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
+        user = self.workspace.user_root
+        subject = _commit_message(message)
+        try:
+            if mode == "patch":
+                if patch_out is not None:
+                    patch_out.write_text(cs.patch)
+                return {"mode": "patch", "patch_out": str(patch_out) if patch_out else None}
+            if mode == "tree":
+                return {"mode": "tree", "paths": apply_to_tree(cs, user)}
+            if mode == "commit":
+                return {"mode": "commit", "commit": apply_commit(cs, user, subject)}
+            branch = mode.split(":", 1)[1]
+            return {"mode": "branch", "branch": branch, "commit": apply_branch(cs, user, branch, subject)}
+        except ApplyConflict as e:
+            raise RuntimeFailure(str(e)) from e
+
+    def close(self, keep: bool = False) -> None:
+        try:
+            self.sandbox.close()
+        finally:
+            if not keep:
+                self.workspace.cleanup()
+
+
+def _commit_message(text: str) -> str:
+    lines = [l for l in text.strip().splitlines() if l.strip()] or ["Changes by amanuensis"]
+    subject = lines[0].strip().lstrip("#").strip()[:72]
+    body = "\n".join(lines[1:]).strip()
+    return subject + ("\n\n" + body if body else "")
+
+
+def check_inputs(opts: "RunOptions") -> Path:
+    """Everything about the request that can be wrong before anything starts (exit 2)."""
+    cwd = Path(opts.cwd).expanduser()
+    if not cwd.is_dir():
+        raise BadInput(f"--cwd {opts.cwd}: no such directory")
+    if opts.sandbox is not None and opts.sandbox not in SANDBOX_KINDS:
+        raise BadInput(f"--sandbox {opts.sandbox!r}: choose one of {', '.join(SANDBOX_KINDS)}")
+    if opts.apply in ("commit",) or opts.apply.startswith("branch:"):
+        from tools.gitsafe import is_git_repo, run_git
+        top = is_git_repo(cwd)
+        if top is None:
+            raise BadInput(f"--apply {opts.apply} needs a git repository; {cwd} is not in one "
+                           f"(use --apply patch or tree)")
+        if opts.apply.startswith("branch:"):
+            name = opts.apply.split(":", 1)[1]
+            if run_git(["check-ref-format", "--branch", name], cwd=top, check=False).returncode:
+                raise BadInput(f"--apply branch:{name}: not a valid branch name")
+            if run_git(["rev-parse", "--verify", "-q", f"refs/heads/{name}"], cwd=top,
+                       check=False).returncode == 0:
+                raise BadInput(f"--apply branch:{name}: that branch already exists")
+    return cwd.resolve()
+
+
+def open_sandbox(kind: str | None, ws: "Workspace", opts: "RunOptions", session_id: str):
+    try:
+        from tools.sandbox.select import open_sandbox as _open
+    except ImportError:
+        _open = None
+    if kind == "local" or (_open is None and kind is None and os.environ.get("AMA_SANDBOX") == "local"):
+        from tools.sandbox.local import LocalSandbox
+        return LocalSandbox(ws.tree)
+    if _open is None:
+        raise BadInput("no sandbox backend is available in this build; pass --sandbox local "
+                       "to run commands unisolated in the scratch copy")
+    from tools.sandbox.errors import SandboxUnavailable
+    try:
+        return _open(kind, ws.tree, image=opts.sandbox_image, network=opts.network,
+                     readonly_mounts=ws.readonly_mounts, session_id=session_id)
+    except SandboxUnavailable as e:
+        raise BadInput(str(e)) from e
+    except Exception as e:
+        raise SandboxError(f"could not start the {kind or 'default'} sandbox: {e}") from e
+
+
+def open_session(opts: "RunOptions", session_id: str, emit: ev.EventSink,
+                 cancel: threading.Event) -> SessionSetup:
+    from tools.base import ToolContext
+    from tools.registry import default_tools
+    from tools.workspace import Workspace
+    from prompts import render
+
+    cwd = check_inputs(opts)
+    model = resolve_model(opts.model, {"cwd": str(cwd), **opts.model_options})
+    try:
+        permissions = Permissions.from_lists(allow=opts.allowed_tools, deny=opts.disallowed_tools,
+                                             mode=opts.permission_mode)
+    except ValueError as e:
+        raise BadInput(str(e)) from e
+    ws = Workspace.create(cwd, workspaces_dir() / session_id)
+    try:
+        sandbox = open_sandbox(opts.sandbox or os.environ.get("AMA_SANDBOX"), ws, opts, session_id)
+    except BaseException:
+        ws.cleanup()
+        raise
+    if sandbox.kind == "local":
+        emit(ev.Notice("warning", "sandbox 'local': commands run on this machine without "
+                                  "isolation (in the scratch copy)"))
+    emit(ev.SessionStarted(session_id, opts.model, str(cwd), sandbox.kind, str(ws.tree)))
+    tools = default_tools()
+    prompt = render("system.md", workdir=sandbox.workdir, sandbox=sandbox.kind,
+                    network=opts.network, date=time.strftime("%Y-%m-%d"),
+                    memory=find_memory(ws.user_root, cwd), context="")
+    ctx = ToolContext(root=ws.tree, sandbox=sandbox, cancel=cancel)
+    setup = SessionSetup(agent=None, workspace=ws, sandbox=sandbox, emit=emit)  # type: ignore[arg-type]
+    setup.agent = Agent(model=model, tools=tools, ctx=ctx, emit=emit, system_prompt=prompt,
+                        settings=ModelSettings(), limits=opts.limits, permissions=permissions,
+                        on_mutation=setup.checkpoint)
+    if opts.verify:
+        from agent.verify import Verifier
+        setup.agent.verifier = Verifier(opts.verify, sandbox, max_attempts=opts.max_verify)
+    return setup

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up everything the tests need, then run them all. `.ci/run` calls this.
+#   bash tests/run_all.sh            # everything (installs packages, starts dockerd, builds the image)
+#   bash tests/run_all.sh -k loop    # extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== python packages" >&2
+# torch first and pinned: 2.13.0 is a CPU wheel available offline here; an unpinned
+# torch would pull a multi-GB CUDA build.
+python3 -m pip install -q --disable-pip-version-check "torch==2.13.0"
+python3 -m pip install -q --disable-pip-version-check -e ".[local,dev]"
+
+echo "== sandbox: docker engine, bubblewrap, image" >&2
+bash .ci/setup_sandbox.sh
+
+echo "== tests" >&2
+set +e
+python3 -m pytest -q -p no:cacheprovider "$@"
+code=$?
+set -e
+if [ "$code" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure here" >&2
+    exit 1
+fi
+exit "$code"

@@ -1,0 +1,233 @@
+"""A change set: what the session changed, from the user's tree at start to the scratch
+tree now, and the ways of applying it to the user's repository.
+
+Applying is file-level and checked: a file the user changed meanwhile (its content no
+longer matches what the session started from) is a conflict, reported by name, and
+nothing is written. Writes go to temp files first and are renamed into place.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tools.gitsafe import git_out, run_git
+
+_STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "type_changed",
+           "C": "copied"}
+_ZERO = "0" * 40
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    status: str                    # added | modified | deleted | renamed | type_changed
+    old_path: str | None = None    # for renames
+    additions: int = 0
+    deletions: int = 0
+    binary: bool = False
+    old_mode: str | None = None    # "100644", "100755", "120000" (symlink); None if absent
+    new_mode: str | None = None
+    old_blob: str | None = None
+    new_blob: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    files: tuple[FileChange, ...]
+    patch: str
+    shadow: Path = field(repr=False, default=Path("."))
+    base: str = ""
+    target: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.files
+
+    def summary(self) -> dict:
+        return {"files": [f.to_dict() for f in self.files], "patch": self.patch}
+
+    def blob(self, sha: str) -> bytes:
+        return run_git(["cat-file", "blob", sha], cwd=self.shadow, git_dir=self.shadow).stdout
+
+
+class ApplyConflict(Exception):
+    def __init__(self, paths: list[str]):
+        super().__init__("these files changed in your tree since the session started, so the "
+                         "session's version would overwrite your edits: " + ", ".join(paths)
+                         + ". Nothing was applied; the patch is in the result object "
+                         "(or re-run with --apply patch).")
+        self.paths = paths
+
+
+def diff_trees(shadow: Path, work_tree: Path, base: str, target: str) -> ChangeSet:
+    """The change set between two snapshot commits of the shadow repo."""
+    kw = dict(cwd=shadow, git_dir=shadow)
+    raw = run_git(["diff-tree", "-r", "-z", "-M", "--raw", "--no-commit-id", base, target], **kw).stdout
+    num = run_git(["diff-tree", "-r", "-z", "-M", "--numstat", "--no-commit-id", base, target], **kw).stdout
+    patch = git_out(["diff-tree", "-r", "-p", "--binary", "-M", "--no-commit-id", "--no-ext-diff",
+                     "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/", base, target], **kw)
+    counts = _parse_numstat(num)
+    files = []
+    parts = raw.split(b"\0")
+    i = 0
+    while i < len(parts) - 1:
+        meta = parts[i].decode()
+        if not meta.startswith(":"):
+            i += 1
+            continue
+        old_mode, new_mode, old_sha, new_sha, status = meta[1:].split(" ")
+        kind = status[0]
+        if kind in "RC":
+            old_path, path = os.fsdecode(parts[i + 1]), os.fsdecode(parts[i + 2])
+            i += 3
+        else:
+            old_path, path = None, os.fsdecode(parts[i + 1])
+            i += 2
+        adds, dels, binary = counts.get(path, (0, 0, False))
+        files.append(FileChange(
+            path=path, status=_STATUS.get(kind, kind), old_path=old_path,
+            additions=adds, deletions=dels, binary=binary,
+            old_mode=None if old_mode == "000000" else old_mode,
+            new_mode=None if new_mode == "000000" else new_mode,
+            old_blob=None if old_sha == _ZERO else old_sha,
+            new_blob=None if new_sha == _ZERO else new_sha))
+    return ChangeSet(tuple(files), patch, shadow=shadow, base=base, target=target)
+
+
+def _parse_numstat(raw: bytes) -> dict[str, tuple[int, int, bool]]:
+    out: dict[str, tuple[int, int, bool]] = {}
+    parts = raw.split(b"\0")
+    i = 0
+    while i < len(parts):
+        if not parts[i]:
+            i += 1
+            continue
+        adds, dels, path = parts[i].decode(errors="replace").split("\t", 2)
+        if path == "":  # rename: old and new path follow
+            path = os.fsdecode(parts[i + 2])
+            i += 3
+        else:
+            i += 1
+        binary = adds == "-"
+        out[path] = (0 if binary else int(adds), 0 if binary else int(dels), binary)
+    return out
+
+
+def blob_sha(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _user_blob(path: Path) -> str | None:
+    if path.is_symlink():
+        return blob_sha(os.fsencode(os.readlink(path)))
+    if not path.is_file():
+        return None
+    return blob_sha(path.read_bytes())
+
+
+def check_conflicts(cs: ChangeSet, user_root: Path) -> list[str]:
+    """Paths whose content in the user's tree is no longer what the session started from."""
+    bad = []
+    for f in cs.files:
+        src = f.old_path or f.path
+        if _user_blob(user_root / src) != f.old_blob:
+            bad.append(src)
+        if f.old_path and os.path.lexists(user_root / f.path):
+            bad.append(f.path)
+    return bad
+
+
+def apply_to_tree(cs: ChangeSet, user_root: Path) -> list[str]:
+    """Write the change set into the user's tree. Returns the paths touched.
+
+    Raises ApplyConflict (nothing written) if any file changed under us.
+    """
+    conflicts = check_conflicts(cs, user_root)
+    if conflicts:
+        raise ApplyConflict(conflicts)
+    staged: list[tuple[Path, Path | None, str | None]] = []   # (dest, temp file, mode)
+    removals: list[Path] = []
+    try:
+        for f in cs.files:
+            if f.old_path or f.status == "deleted" or f.status == "type_changed":
+                removals.append(user_root / (f.old_path or f.path))
+            if f.new_blob is None:
+                continue
+            dest = user_root / f.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.ama-")
+            data = cs.blob(f.new_blob)
+            if f.new_mode == "120000":
+                os.close(fd)
+                os.unlink(tmp)
+                staged.append((dest, None, os.fsdecode(data)))
+                continue
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.chmod(tmp, 0o755 if f.new_mode == "100755" else 0o644)
+            staged.append((dest, Path(tmp), None))
+    except BaseException:
+        for _, tmp, _ in staged:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        raise
+    for path in removals:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+    for dest, tmp, link in staged:
+        if link is not None:
+            if os.path.lexists(dest):
+                dest.unlink()
+            os.symlink(link, dest)
+        else:
+            os.replace(tmp, dest)
+    return sorted({f.path for f in cs.files} | {f.old_path for f in cs.files if f.old_path})
+
+
+def _has_identity(repo: Path) -> bool:
+    return run_git(["config", "user.email"], cwd=repo, check=False).returncode == 0
+
+
+def apply_commit(cs: ChangeSet, user_root: Path, message: str) -> str:
+    """Apply to the tree, then commit exactly those paths. Returns the commit id."""
+    paths = apply_to_tree(cs, user_root)
+    identity = not _has_identity(user_root)
+    run_git(["add", "--all", "--"] + paths, cwd=user_root)
+    run_git(["commit", "--quiet", "--no-verify", "-m", message, "--"] + paths,
+            cwd=user_root, identity=identity)
+    return git_out(["rev-parse", "HEAD"], cwd=user_root).strip()
+
+
+def apply_branch(cs: ChangeSet, user_root: Path, branch: str, message: str) -> str:
+    """Create `branch` at HEAD + one commit holding the change set; the tree is untouched."""
+    if run_git(["check-ref-format", "--branch", branch], cwd=user_root, check=False).returncode:
+        raise ValueError(f"{branch!r} is not a valid branch name")
+    if run_git(["rev-parse", "--verify", "-q", f"refs/heads/{branch}"], cwd=user_root,
+               check=False).returncode == 0:
+        raise ValueError(f"branch {branch!r} already exists; pick another name with --apply branch:NAME")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        head = run_git(["rev-parse", "--verify", "-q", "HEAD"], cwd=user_root, check=False)
+        parent = head.stdout.decode().strip() if head.returncode == 0 else ""
+        if parent:
+            run_git(["read-tree", parent], cwd=user_root, env=env)
+        for f in cs.files:
+            if f.old_path or f.new_blob is None:
+                run_git(["update-index", "--force-remove", "--", f.old_path or f.path],
+                        cwd=user_root, env=env)
+            if f.new_blob is not None:
+                sha = run_git(["hash-object", "-w", "--no-filters", "--stdin"], cwd=user_root,
+                              input=cs.blob(f.new_blob)).stdout.decode().strip()
+                run_git(["update-index", "--add", "--cacheinfo", f"{f.new_mode},{sha},{f.path}"],
+                        cwd=user_root, env=env)
+        tree = git_out(["write-tree"], cwd=user_root, env=env).strip()
+        args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
+        commit = git_out(args, cwd=user_root, identity=not _has_identity(user_root)).strip()
+        run_git(["update-ref", f"refs/heads/{branch}", commit, _ZERO], cwd=user_root)
+    return commit

@@ -1,0 +1,1 @@
+"""Sandboxes: where commands run. `open_sandbox(kind, workspace, ...)` in `select.py`."""

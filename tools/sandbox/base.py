@@ -1,0 +1,60 @@
+"""The sandbox seam, and the output capping every backend shares."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Protocol
+
+# Environment variables a sandboxed command may see; nothing else from the host
+# (API keys stay in the host process).
+ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "TERM", "TZ")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+OUTPUT_LIMIT = 30_000  # characters kept of one command's output (head + tail)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one command did.
+
+    exit_code: the command's status (128+N when killed by signal N; -1 when unknown).
+    output:    stdout and stderr interleaved, capped head + tail with a note of the cut.
+    timed_out: the command ran past its timeout and its process group was killed.
+    duration:  seconds of wall time.
+    """
+
+    exit_code: int
+    output: str
+    timed_out: bool = False
+    duration: float = 0.0
+    truncated: bool = False
+
+
+class Sandbox(Protocol):
+    """Runs shell commands against the workspace.
+
+    `kind` names the backend ("local", "docker", "bwrap"); `workdir` is where the
+    workspace appears to commands (e.g. "/workspace"). `cwd` is relative to it.
+    """
+
+    kind: str
+    workdir: str
+
+    def exec(self, command: str, *, cwd: str = ".", timeout: float,
+             env: Mapping[str, str] = {}) -> ExecResult: ...
+
+    def close(self) -> None: ...
+
+
+def cap_output(text: str, limit: int = OUTPUT_LIMIT) -> tuple[str, bool]:
+    """Keep the head and tail of `text` within `limit` characters, noting what was cut.
+
+    Returns (capped_text, was_truncated).
+    """
+    if len(text) <= limit:
+        return text, False
+    head = limit * 2 // 5
+    tail = limit - head
+    cut = text[head:len(text) - tail]
+    lines_cut = cut.count("\n")
+    note = f"\n[... {len(cut)} characters ({lines_cut} lines) cut from the middle ...]\n"
+    return text[:head] + note + text[len(text) - tail:], True

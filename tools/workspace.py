@@ -1,0 +1,203 @@
+"""The scratch workspace: a private copy of the user's repo that the session works on.
+
+Layout under `base_dir` (one folder a session):
+
+    tree/        the scratch copy (mounted at /workspace in the sandbox). For a git
+                 repo: a `--shared` clone of the user's repo at HEAD, overlaid with the
+                 user's uncommitted and untracked (not ignored) files. For a plain
+                 folder: a copy.
+    shadow.git/  a private git dir whose work tree is `tree/`; it snapshots the tree
+                 (base = the user's tree at start; a checkpoint after each mutating
+                 tool call) on refs/ama/*. The model never sees it.
+
+The user's working tree and `.git` are only read here (with hardened git); writing
+to them is `changeset.apply_*`'s job, and only when the user asks.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.changeset import ChangeSet, diff_trees
+from tools.gitsafe import git_out, is_git_repo, run_git
+
+# Never part of a change set, whatever the repo's .gitignore says.
+DEFAULT_EXCLUDES = ("__pycache__/", "*.py[co]", ".pytest_cache/", ".mypy_cache/",
+                    ".ruff_cache/", ".ama-scratch/")
+
+
+@dataclass
+class Workspace:
+    user_root: Path
+    dir: Path
+    is_git: bool
+    base: str = ""                     # commit of the user's tree as the session began
+    checkpoints: list[str] = field(default_factory=list)
+
+    @property
+    def tree(self) -> Path:
+        return self.dir / "tree"
+
+    @property
+    def shadow(self) -> Path:
+        return self.dir / "shadow.git"
+
+    @property
+    def readonly_mounts(self) -> list[Path]:
+        """Host dirs the sandbox must see read-only (the clone's borrowed objects)."""
+        alt = self.tree / ".git" / "objects" / "info" / "alternates"
+        if not alt.is_file():
+            return []
+        return [Path(line.strip()) for line in alt.read_text().splitlines() if line.strip()]
+
+    # ---- creation -----------------------------------------------------------------
+
+    @classmethod
+    def create(cls, cwd: Path, base_dir: Path) -> "Workspace":
+        """Copy the user's tree at `cwd` (its git top level, if any) into `base_dir`."""
+        cwd = Path(cwd).resolve()
+        top = is_git_repo(cwd)
+        ws = cls(user_root=top or cwd, dir=Path(base_dir), is_git=top is not None)
+        ws.dir.mkdir(parents=True, exist_ok=True)
+        if ws.is_git:
+            ws._clone_user_repo()
+        else:
+            shutil.copytree(ws.user_root, ws.tree, symlinks=True,
+                            ignore=shutil.ignore_patterns(".git"))
+        ws._init_shadow()
+        ws.base = ws.snapshot("base")
+        return ws
+
+    @classmethod
+    def open(cls, user_root: Path, base_dir: Path) -> "Workspace":
+        """Reopen an existing workspace (for review or resume)."""
+        ws = cls(user_root=Path(user_root), dir=Path(base_dir),
+                 is_git=(Path(base_dir) / "tree" / ".git").exists())
+        refs = git_out(["for-each-ref", "--format=%(refname) %(objectname)", "refs/ama/"],
+                       cwd=ws.dir, git_dir=ws.shadow).split("\n")
+        by_name = dict(line.split(" ", 1) for line in refs if line)
+        ws.base = by_name.get("refs/ama/base", "")
+        n = 1
+        while f"refs/ama/checkpoints/{n}" in by_name:
+            ws.checkpoints.append(by_name[f"refs/ama/checkpoints/{n}"])
+            n += 1
+        return ws
+
+    def _clone_user_repo(self) -> None:
+        user = self.user_root
+        has_head = run_git(["rev-parse", "--verify", "-q", "HEAD"], cwd=user, check=False).returncode == 0
+        if has_head:
+            run_git(["clone", "--quiet", "--shared", "--no-checkout", str(user), str(self.tree)],
+                    cwd=self.dir)
+            run_git(["checkout", "--quiet", "--detach", "HEAD"], cwd=self.tree)
+            run_git(["checkout", "--quiet", "-B", _current_branch(user)], cwd=self.tree)
+        else:  # an empty repo: nothing to clone
+            self.tree.mkdir()
+            run_git(["init", "--quiet"], cwd=self.tree)
+        # Overlay what the user has not committed: modified, added, untracked; drop deleted.
+        status = run_git(["status", "--porcelain=v1", "-z", "--untracked-files=all",
+                          "--no-renames", "--ignore-submodules=all"], cwd=user).stdout
+        for entry in status.split(b"\0"):
+            if not entry:
+                continue
+            rel = os.fsdecode(entry[3:])
+            src, dst = user / rel, self.tree / rel
+            if os.path.lexists(src):
+                _copy_entry(src, dst)
+            elif os.path.lexists(dst):
+                _remove_entry(dst)
+
+    def _init_shadow(self) -> None:
+        run_git(["init", "--quiet", "--bare", str(self.shadow)], cwd=self.dir)
+        run_git(["config", "core.bare", "false"], cwd=self.dir, git_dir=self.shadow)
+        excludes = list(DEFAULT_EXCLUDES)
+        user_exclude = self.user_root / ".git" / "info" / "exclude"
+        if self.is_git and user_exclude.is_file():
+            excludes.append(user_exclude.read_text(errors="replace"))
+        (self.shadow / "info").mkdir(exist_ok=True)
+        (self.shadow / "info" / "exclude").write_text("\n".join(excludes) + "\n")
+
+    # ---- snapshots ----------------------------------------------------------------
+
+    def _shadow_git(self, args: list[str], **kw):
+        env = {"GIT_INDEX_FILE": str(self.shadow / "snap-index"), **kw.pop("env", {})}
+        return run_git(args, cwd=self.tree, git_dir=self.shadow, work_tree=self.tree,
+                       env=env, **kw)
+
+    def snapshot(self, label: str = "checkpoint") -> str:
+        """Record the scratch tree (tracked + untracked, not ignored) as a commit.
+
+        `label` "base" sets refs/ama/base; otherwise a new refs/ama/checkpoints/N.
+        Returns the commit id.
+        """
+        self._shadow_git(["add", "--all", "--", "."])
+        if self.is_git:  # files the repo tracks although .gitignore matches them
+            forced = run_git(["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"],
+                             cwd=self.tree, check=False).stdout
+            paths = [p for p in forced.split(b"\0") if p and os.path.lexists(self.tree / os.fsdecode(p))]
+            if paths:
+                self._shadow_git(["add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul"],
+                                 input=b"\0".join(paths))
+        tree = self._shadow_git(["write-tree"]).stdout.decode().strip()
+        parent = self.checkpoints[-1] if self.checkpoints else self.base
+        args = ["commit-tree", tree, "-m", label] + (["-p", parent] if parent else [])
+        commit = self._shadow_git(args, identity=True).stdout.decode().strip()
+        if label == "base":
+            ref = "refs/ama/base"
+        else:
+            self.checkpoints.append(commit)
+            ref = f"refs/ama/checkpoints/{len(self.checkpoints)}"
+        self._shadow_git(["update-ref", ref, commit])
+        return commit
+
+    def head(self) -> str:
+        """The latest snapshot (the base if nothing was checkpointed)."""
+        return self.checkpoints[-1] if self.checkpoints else self.base
+
+    def change_set(self, *, fresh: bool = True) -> ChangeSet:
+        """Diff from the user's tree at start (base) to the scratch tree now."""
+        target = self.snapshot("final") if fresh else self.head()
+        return diff_trees(self.shadow, self.tree, self.base, target)
+
+    def restore(self, commit: str) -> None:
+        """Make the scratch tree exactly `commit`'s tree (files created since are removed)."""
+        current = self.snapshot("before-restore")
+        added = self._shadow_git(["diff", "--name-only", "-z", "--no-renames", "--diff-filter=A",
+                                  commit, current]).stdout
+        for rel in added.split(b"\0"):
+            if rel:
+                _remove_entry(self.tree / os.fsdecode(rel))
+        env = {"GIT_INDEX_FILE": str(self.shadow / "restore-index")}
+        self._shadow_git(["read-tree", commit], env=env)
+        self._shadow_git(["checkout-index", "--all", "--force"], env=env)
+        self.snapshot("restored")
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _current_branch(repo: Path) -> str:
+    proc = run_git(["symbolic-ref", "--short", "-q", "HEAD"], cwd=repo, check=False)
+    name = proc.stdout.decode().strip()
+    return name or "ama-detached"
+
+
+def _copy_entry(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(dst) or dst.is_symlink():
+        _remove_entry(dst)
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():  # an untracked nested repo or empty dir: copy as is
+        shutil.copytree(src, dst, symlinks=True)
+    else:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _remove_entry(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
