@@ -19,14 +19,15 @@ import typer
 
 from agent.errors import AmaError, BadInput
 
-DEFAULT_MODEL = "anthropic:claude-sonnet-4-5"
+DEFAULT_MODEL = "anthropic:claude-sonnet-4-6"
 SUBCOMMANDS = {"sandbox"}
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]})
-main_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+main_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                        context_settings={"help_option_names": ["-h", "--help"]})
-sandbox_app = typer.Typer(help="Build the sandbox image; see which backend is used and why.")
+sandbox_app = typer.Typer(rich_markup_mode=None, help="Build the sandbox image; see which backend is used and why.")
 app.add_typer(sandbox_app, name="sandbox")
 
 

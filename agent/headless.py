@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from agent import events as ev
 from agent.errors import AmaError, BadInput
 from agent.loop import Limits, Outcome
+from agent.types import Usage
 from agent.session import SessionLog, new_session_id
 from agent.setup import SessionSetup, open_session
 
@@ -47,6 +48,12 @@ class RunOptions:
     verify: str | None = None             # a command that must pass for the run to be done
     max_verify: int = 3                   # verification runs before giving up (exit 5)
     model_options: dict[str, Any] = field(default_factory=dict)
+    # CI (agent/attempts.py, agent/untrusted.py)
+    attempts: int = 1                     # independent attempts; the best passing one wins
+    parallel: int | None = None           # attempts running at once (None: all)
+    select: str = "smallest"              # smallest | first: which passing attempt wins
+    untrusted: bool = False               # task text from an untrusted source (issue, PR)
+    author: str | None = None             # "Name <email>" of the commit for commit/branch:NAME
 
 
 def check_apply(apply: str) -> str:
@@ -57,6 +64,9 @@ def check_apply(apply: str) -> str:
 
 def run_headless(opts: RunOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run one task; write the result (per output format) to `out`. Returns the exit code."""
+    if opts.attempts > 1:
+        from agent.attempts import run_attempts
+        return run_attempts(opts, out, err)
     started = time.monotonic()
     session_id = new_session_id()
     log = SessionLog(session_id)
@@ -77,8 +87,12 @@ def run_headless(opts: RunOptions, out: TextIO = sys.stdout, err: TextIO = sys.s
         if cs is not None:
             changes = cs.summary()
             emit(ev.ChangeSetReady(tuple(changes["files"]), changes["patch"]))
+            if opts.untrusted:
+                from agent.untrusted import gate
+                outcome = gate(outcome, cs, setup.agent.denials)
             if not outcome.is_error and not cs.empty:
-                applied = setup.apply(cs, opts.apply, opts.patch_out, outcome.result or opts.task)
+                applied = setup.apply(cs, opts.apply, opts.patch_out, outcome.result or opts.task,
+                                      author=opts.author)
             elif opts.apply == "patch" and opts.patch_out is not None:
                 opts.patch_out.write_text(cs.patch)
         if outcome.subtype == "success" and setup.agent.denials and not changes["files"]:
@@ -124,7 +138,7 @@ def _result_object(opts: RunOptions, session_id: str, outcome: Outcome,
                    setup: "SessionSetup | None", changes: dict, applied: dict | None,
                    duration: float) -> dict[str, Any]:
     agent = setup.agent if setup else None
-    usage = agent.usage.to_dict() if agent else {}
+    usage = (agent.usage if agent else Usage()).to_dict()
     return {
         "type": "result",
         "subtype": outcome.subtype,

@@ -202,7 +202,8 @@ class Agent:
                                  for err in e.errors())
             raise ToolError(f"invalid arguments for {call.name}: {problems}") from None
         mutating = tool.is_mutating(args)
-        action, reason = self.permissions.decide(call.name, call.arguments, mutating)
+        action, reason = self.permissions.decide(call.name, call.arguments, mutating,
+                                                 can_ask=self.approve is not None)
         if action == "ask":
             self.emit(ev.ApprovalRequested(call.id, call.name, dict(call.arguments), reason))
             if self.approve is not None and self.approve(call, reason):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,7 +54,8 @@ class ChangeSet:
         return {"files": [f.to_dict() for f in self.files], "patch": self.patch}
 
     def blob(self, sha: str) -> bytes:
-        return run_git(["cat-file", "blob", sha], cwd=self.shadow, git_dir=self.shadow).stdout
+        return run_git(["cat-file", "blob", sha], cwd=self.shadow, git_dir=self.shadow,
+                       skip_driver_scan=True).stdout
 
 
 class ApplyConflict(Exception):
@@ -67,7 +69,7 @@ class ApplyConflict(Exception):
 
 def diff_trees(shadow: Path, work_tree: Path, base: str, target: str) -> ChangeSet:
     """The change set between two snapshot commits of the shadow repo."""
-    kw = dict(cwd=shadow, git_dir=shadow)
+    kw = dict(cwd=shadow, git_dir=shadow, skip_driver_scan=True)
     raw = run_git(["diff-tree", "-r", "-z", "-M", "--raw", "--no-commit-id", base, target], **kw).stdout
     num = run_git(["diff-tree", "-r", "-z", "-M", "--numstat", "--no-commit-id", base, target], **kw).stdout
     patch = git_out(["diff-tree", "-r", "-p", "--binary", "-M", "--no-commit-id", "--no-ext-diff",
@@ -194,18 +196,34 @@ def _has_identity(repo: Path) -> bool:
     return run_git(["config", "user.email"], cwd=repo, check=False).returncode == 0
 
 
-def apply_commit(cs: ChangeSet, user_root: Path, message: str) -> str:
-    """Apply to the tree, then commit exactly those paths. Returns the commit id."""
+def author_env(author: str | None) -> dict[str, str]:
+    """Git's author and committer variables for "Name <email>" ({} for None).
+    Raises ValueError for any other shape."""
+    if author is None:
+        return {}
+    m = re.fullmatch(r"\s*([^<>\n]*?)\s*<([^<>\s]+)>\s*", author)
+    if not m or not m.group(1):
+        raise ValueError(f"--author {author!r}: write it as \"Name <email>\"")
+    name, email = m.groups()
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+
+
+def apply_commit(cs: ChangeSet, user_root: Path, message: str, author: str | None = None) -> str:
+    """Apply to the tree, then commit exactly those paths (by `author`, "Name <email>",
+    if given). Returns the commit id."""
     paths = apply_to_tree(cs, user_root)
     identity = not _has_identity(user_root)
     run_git(["add", "--all", "--"] + paths, cwd=user_root)
     run_git(["commit", "--quiet", "--no-verify", "-m", message, "--"] + paths,
-            cwd=user_root, identity=identity)
+            cwd=user_root, identity=identity, env=author_env(author))
     return git_out(["rev-parse", "HEAD"], cwd=user_root).strip()
 
 
-def apply_branch(cs: ChangeSet, user_root: Path, branch: str, message: str) -> str:
-    """Create `branch` at HEAD + one commit holding the change set; the tree is untouched."""
+def apply_branch(cs: ChangeSet, user_root: Path, branch: str, message: str,
+                 author: str | None = None) -> str:
+    """Create `branch` at HEAD + one commit holding the change set (by `author`, "Name
+    <email>", if given); the tree is untouched. Returns the commit id."""
     if run_git(["check-ref-format", "--branch", branch], cwd=user_root, check=False).returncode:
         raise ValueError(f"{branch!r} is not a valid branch name")
     if run_git(["rev-parse", "--verify", "-q", f"refs/heads/{branch}"], cwd=user_root,
@@ -228,6 +246,7 @@ def apply_branch(cs: ChangeSet, user_root: Path, branch: str, message: str) -> s
                         cwd=user_root, env=env)
         tree = git_out(["write-tree"], cwd=user_root, env=env).strip()
         args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
-        commit = git_out(args, cwd=user_root, identity=not _has_identity(user_root)).strip()
+        commit = git_out(args, cwd=user_root, identity=not _has_identity(user_root),
+                         env=author_env(author)).strip()
         run_git(["update-ref", f"refs/heads/{branch}", commit, _ZERO], cwd=user_root)
     return commit

@@ -72,10 +72,16 @@ def _driver_overrides(cwd: Path, git_dir: Path | None) -> list[str]:
 
 
 def git_cmd(args: Sequence[str], *, cwd: Path, git_dir: Path | None = None,
-            work_tree: Path | None = None) -> list[str]:
-    """The full hardened argv for `git ARGS` run in `cwd`."""
+            work_tree: Path | None = None, skip_driver_scan: bool = False) -> list[str]:
+    """The full hardened argv for `git ARGS` run in `cwd`.
+
+    `skip_driver_scan`: skip the extra `git config` call that finds driver names to
+    blank. Only for our own shadow repo (no sandbox can reach its config) and for
+    commands that never run a driver (rev-parse).
+    """
     argv = ["git", "--no-pager"] + [a for kv in _FIXED for a in ("-c", kv)]
-    argv += _driver_overrides(cwd, git_dir)
+    if not skip_driver_scan:
+        argv += _driver_overrides(cwd, git_dir)
     if git_dir is not None:
         argv += ["--git-dir", str(git_dir)]
     if work_tree is not None:
@@ -86,9 +92,9 @@ def git_cmd(args: Sequence[str], *, cwd: Path, git_dir: Path | None = None,
 def run_git(args: Sequence[str], *, cwd: Path, git_dir: Path | None = None,
             work_tree: Path | None = None, env: Mapping[str, str] | None = None,
             input: bytes | None = None, check: bool = True, identity: bool = False,
-            timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+            timeout: float = 300, skip_driver_scan: bool = False) -> subprocess.CompletedProcess[bytes]:
     """Run hardened git; returns the completed process (bytes). Raises GitError if `check`."""
-    argv = git_cmd(args, cwd=cwd, git_dir=git_dir, work_tree=work_tree)
+    argv = git_cmd(args, cwd=cwd, git_dir=git_dir, work_tree=work_tree, skip_driver_scan=skip_driver_scan)
     proc = subprocess.run(argv, cwd=cwd, env=git_env(env, identity), input=input,
                           capture_output=True, timeout=timeout)
     if check and proc.returncode != 0:
@@ -102,7 +108,7 @@ def git_out(args: Sequence[str], **kw) -> str:
 
 def is_git_repo(path: Path) -> Path | None:
     """The top level of the git work tree containing `path`, or None."""
-    proc = run_git(["rev-parse", "--show-toplevel"], cwd=path, check=False)
+    proc = run_git(["rev-parse", "--show-toplevel"], cwd=path, check=False, skip_driver_scan=True)
     if proc.returncode != 0:
         return None
     return Path(proc.stdout.decode().strip())

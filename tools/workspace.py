@@ -35,6 +35,7 @@ class Workspace:
     is_git: bool
     base: str = ""                     # commit of the user's tree as the session began
     checkpoints: list[str] = field(default_factory=list)
+    _tracked_ignored: list[bytes] | None = field(default=None, repr=False)
 
     @property
     def tree(self) -> Path:
@@ -76,7 +77,7 @@ class Workspace:
         ws = cls(user_root=Path(user_root), dir=Path(base_dir),
                  is_git=(Path(base_dir) / "tree" / ".git").exists())
         refs = git_out(["for-each-ref", "--format=%(refname) %(objectname)", "refs/ama/"],
-                       cwd=ws.dir, git_dir=ws.shadow).split("\n")
+                       cwd=ws.dir, git_dir=ws.shadow, skip_driver_scan=True).split("\n")
         by_name = dict(line.split(" ", 1) for line in refs if line)
         ws.base = by_name.get("refs/ama/base", "")
         n = 1
@@ -87,22 +88,26 @@ class Workspace:
 
     def _clone_user_repo(self) -> None:
         user = self.user_root
-        has_head = run_git(["rev-parse", "--verify", "-q", "HEAD"], cwd=user, check=False).returncode == 0
-        if has_head:
+        # One status call gives the branch, whether HEAD exists, and every uncommitted path.
+        status = run_git(["status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+                          "--no-renames", "--ignore-submodules=all"], cwd=user).stdout
+        entries = status.split(b"\0")
+        head = next((e.split(b" ")[2].decode() for e in entries if e.startswith(b"# branch.oid ")), "")
+        branch = next((e.split(b" ", 2)[2].decode() for e in entries
+                       if e.startswith(b"# branch.head ")), "(detached)")
+        if head and head != "(initial)":
             run_git(["clone", "--quiet", "--shared", "--no-checkout", str(user), str(self.tree)],
                     cwd=self.dir)
-            run_git(["checkout", "--quiet", "--detach", "HEAD"], cwd=self.tree)
-            run_git(["checkout", "--quiet", "-B", _current_branch(user)], cwd=self.tree)
+            name = branch if branch != "(detached)" else "ama-detached"
+            run_git(["checkout", "--quiet", "-B", name, head], cwd=self.tree)
         else:  # an empty repo: nothing to clone
             self.tree.mkdir()
             run_git(["init", "--quiet"], cwd=self.tree)
         # Overlay what the user has not committed: modified, added, untracked; drop deleted.
-        status = run_git(["status", "--porcelain=v1", "-z", "--untracked-files=all",
-                          "--no-renames", "--ignore-submodules=all"], cwd=user).stdout
-        for entry in status.split(b"\0"):
-            if not entry:
+        for entry in entries:
+            rel = _status_v2_path(entry)
+            if rel is None:
                 continue
-            rel = os.fsdecode(entry[3:])
             src, dst = user / rel, self.tree / rel
             if os.path.lexists(src):
                 _copy_entry(src, dst)
@@ -110,8 +115,9 @@ class Workspace:
                 _remove_entry(dst)
 
     def _init_shadow(self) -> None:
-        run_git(["init", "--quiet", "--bare", str(self.shadow)], cwd=self.dir)
-        run_git(["config", "core.bare", "false"], cwd=self.dir, git_dir=self.shadow)
+        run_git(["init", "--quiet", "--bare", str(self.shadow)], cwd=self.dir, skip_driver_scan=True)
+        with open(self.shadow / "config", "a") as cfg:  # a work tree is passed on each call
+            cfg.write("[core]\n\tbare = false\n")
         excludes = list(DEFAULT_EXCLUDES)
         user_exclude = self.user_root / ".git" / "info" / "exclude"
         if self.is_git and user_exclude.is_file():
@@ -124,33 +130,36 @@ class Workspace:
     def _shadow_git(self, args: list[str], **kw):
         env = {"GIT_INDEX_FILE": str(self.shadow / "snap-index"), **kw.pop("env", {})}
         return run_git(args, cwd=self.tree, git_dir=self.shadow, work_tree=self.tree,
-                       env=env, **kw)
+                       env=env, skip_driver_scan=True, **kw)
 
     def snapshot(self, label: str = "checkpoint") -> str:
-        """Record the scratch tree (tracked + untracked, not ignored) as a commit.
+        """Record the scratch tree (tracked + untracked, not ignored) as a git tree object.
 
         `label` "base" sets refs/ama/base; otherwise a new refs/ama/checkpoints/N.
-        Returns the commit id.
+        Returns the tree id. (Trees, not commits: a change set and a restore need only
+        trees, and writing a ref file is ours to do: the shadow repo is private.)
         """
         self._shadow_git(["add", "--all", "--", "."])
         if self.is_git:  # files the repo tracks although .gitignore matches them
-            forced = run_git(["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"],
-                             cwd=self.tree, check=False).stdout
-            paths = [p for p in forced.split(b"\0") if p and os.path.lexists(self.tree / os.fsdecode(p))]
+            if self._tracked_ignored is None:
+                self._tracked_ignored = run_git(
+                    ["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"],
+                    cwd=self.tree, check=False).stdout.split(b"\0")
+            paths = [p for p in self._tracked_ignored
+                     if p and os.path.lexists(self.tree / os.fsdecode(p))]
             if paths:
                 self._shadow_git(["add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul"],
                                  input=b"\0".join(paths))
         tree = self._shadow_git(["write-tree"]).stdout.decode().strip()
-        parent = self.checkpoints[-1] if self.checkpoints else self.base
-        args = ["commit-tree", tree, "-m", label] + (["-p", parent] if parent else [])
-        commit = self._shadow_git(args, identity=True).stdout.decode().strip()
         if label == "base":
             ref = "refs/ama/base"
         else:
-            self.checkpoints.append(commit)
+            self.checkpoints.append(tree)
             ref = f"refs/ama/checkpoints/{len(self.checkpoints)}"
-        self._shadow_git(["update-ref", ref, commit])
-        return commit
+        path = self.shadow / ref
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(tree + "\n")
+        return tree
 
     def head(self) -> str:
         """The latest snapshot (the base if nothing was checkpointed)."""
@@ -178,10 +187,15 @@ class Workspace:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _current_branch(repo: Path) -> str:
-    proc = run_git(["symbolic-ref", "--short", "-q", "HEAD"], cwd=repo, check=False)
-    name = proc.stdout.decode().strip()
-    return name or "ama-detached"
+def _status_v2_path(entry: bytes) -> str | None:
+    """The path of one `git status --porcelain=v2 -z` entry (None for headers)."""
+    if entry.startswith(b"1 "):      # ordinary change: 8 fields, then the path
+        return os.fsdecode(entry.split(b" ", 8)[8])
+    if entry.startswith(b"u "):      # unmerged: 10 fields, then the path
+        return os.fsdecode(entry.split(b" ", 10)[10])
+    if entry.startswith(b"? "):      # untracked
+        return os.fsdecode(entry[2:])
+    return None
 
 
 def _copy_entry(src: Path, dst: Path) -> None:

@@ -1,0 +1,46 @@
+"""`openai:MODEL` — GPT models through the `openai` SDK, Chat Completions streaming.
+
+create(rest, options) -> ChatCompletionsModel. Options: api_key, base_url, max_retries,
+retry_base_delay, retry_max_delay, timeout, prices, context_window, reasoning_effort.
+The key and endpoint otherwise come from OPENAI_API_KEY and OPENAI_BASE_URL.
+
+Chat Completions rather than Responses: one wire format, one parser and one set of
+wire tests serve both `openai:` and every OpenAI-compatible server; it streams
+parallel function calls, takes `reasoning_effort`, and reports cached tokens. What
+it lacks (reasoning summaries, server-side state) the loop does not use.
+"""
+from __future__ import annotations
+
+import os
+
+import openai
+
+from agent.errors import BadInput
+from agent.models.chat_completions import ChatCompletionsModel, client_timeout
+from agent.models.http_errors import ProviderHints
+from agent.models.pricing import context_window_for, price_for
+from agent.models.retry import RetryPolicy
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def create(rest: str, options: dict) -> ChatCompletionsModel:
+    """Build the model for `openai:REST`. Raises BadInput when no key is set."""
+    api_key = options.get("api_key") or os.environ.get("OPENAI_API_KEY")
+    if not api_key:
+        raise BadInput("no OpenAI API key: set OPENAI_API_KEY (or api_key in your "
+                       "user config)")
+    base_url = options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    read, connect = client_timeout(options)
+    client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0,
+                           timeout=openai.Timeout(read, connect=connect))
+    name = f"openai:{rest}"
+    return ChatCompletionsModel(
+        name=name, model=rest, client=client,
+        hints=ProviderHints("OpenAI", rest, "OPENAI_API_KEY", base_url),
+        price=price_for(rest, options.get("prices"), spec=name),
+        context_window=context_window_for(rest, options, 128_000, spec=name),
+        policy=RetryPolicy.from_options(options),
+        # Reasoning models refuse `max_tokens`; every current model takes this one.
+        token_param="max_completion_tokens",
+        reasoning_effort=options.get("reasoning_effort"))
