@@ -1,0 +1,113 @@
+"""Multi-head Latent Attention (DeepSeek-V2 section 2.1), naive and weight-absorbed.
+
+Per token the layer computes a latent c = RMSNorm(W_DKV x) of width R and one shared
+rotary key k_r = RoPE(W_KR x) of width Dr; both are cached. Per head h:
+    k_h = [W_UK_h c ; k_r]      v_h = W_UV_h c      (W_UK, W_UV are the two halves of kv_b_proj)
+    q_h = [q_nope_h ; RoPE(q_rope_h)]
+
+* naive    expands the whole cached latent to per-head keys and values (the reference).
+* absorbed folds W_UK into the query (q_nope_h W_UK_h, width R) and W_UV into the output, so
+  attention runs over the cache as it is: multi-query attention with (R + Dr)-wide keys
+  (576 for the released models) whose first R values are the values.
+
+Shapes: B batch, S new tokens, T keys, H heads, R kv_lora_rank, Dn/Dr/Dv head dims, D hidden.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .cache import CacheStep, LatentCache
+from .config import ModelConfig
+from .layers import RMSNorm, apply_rope
+
+MLA_IMPLS = ("absorbed", "naive")
+
+
+class MLA(nn.Module):
+    """Multi-head Latent Attention; parameter names follow the HF checkpoints."""
+
+    def __init__(self, config: ModelConfig, layer: int):
+        super().__init__()
+        self.layer = layer
+        self.n_heads = config.num_attention_heads
+        self.rank = config.kv_lora_rank
+        self.nope_dim, self.rope_dim, self.v_dim = config.qk_nope_head_dim, config.qk_rope_head_dim, config.v_head_dim
+        self.interleave = config.rope_interleave
+        self.scale = config.softmax_scale
+        d, h = config.hidden_size, config.num_attention_heads
+        if config.q_lora_rank is None:
+            self.q_proj = nn.Linear(d, h * config.qk_head_dim, bias=False)
+        else:
+            self.q_a_proj = nn.Linear(d, config.q_lora_rank, bias=False)
+            self.q_a_layernorm = RMSNorm(config.q_lora_rank)
+            self.q_b_proj = nn.Linear(config.q_lora_rank, h * config.qk_head_dim, bias=False)
+        self.kv_a_proj_with_mqa = nn.Linear(d, self.rank + self.rope_dim, bias=False)
+        self.kv_a_layernorm = RMSNorm(self.rank)
+        self.kv_b_proj = nn.Linear(self.rank, h * (self.nope_dim + self.v_dim), bias=False)
+        self.o_proj = nn.Linear(h * self.v_dim, d, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
+                cache: LatentCache | None = None, step: CacheStep | None = None,
+                impl: str = "absorbed") -> torch.Tensor:
+        """Attend from the new tokens to everything cached plus themselves.
+
+        Args:
+            x: [B, S, D] normalised hidden states of the new tokens.
+            cos, sin: [B, S, Dr/2] rotary tables for their positions.
+            mask: [B, S, T] bool, True where query s may see key t.
+            cache, step: the latent cache and this step's write plan (both or neither).
+            impl: "absorbed" or "naive".
+        Returns: [B, S, D].
+        """
+        bsz, seqlen, _ = x.shape
+        # 1. queries: [B, S, H, Dn + Dr], rotary part roped
+        if hasattr(self, "q_proj"):
+            q = self.q_proj(x)
+        else:
+            q = self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
+        q = q.view(bsz, seqlen, self.n_heads, self.nope_dim + self.rope_dim)
+        q_nope, q_rope = q.split([self.nope_dim, self.rope_dim], dim=-1)
+        q_rope = apply_rope(q_rope, cos, sin, self.interleave)
+        # 2. the cache row of each new token: [B, S, R + Dr] = normalised latent ++ roped shared key
+        latent, k_rope = self.kv_a_proj_with_mqa(x).split([self.rank, self.rope_dim], dim=-1)
+        kv = torch.cat((self.kv_a_layernorm(latent), apply_rope(k_rope, cos, sin, self.interleave)), dim=-1)
+        # 3. everything to attend over: [B, T, R + Dr]
+        if cache is not None:
+            kv = cache.write(self.layer, step, kv)
+        # 4. attention
+        if impl == "absorbed":
+            out = self._absorbed(q_nope, q_rope, kv, mask)
+        elif impl == "naive":
+            out = self._naive(q_nope, q_rope, kv, mask)
+        else:
+            raise ValueError(f"unknown MLA implementation {impl!r}; expected one of {MLA_IMPLS}")
+        return self.o_proj(out.reshape(bsz, seqlen, self.n_heads * self.v_dim))
+
+    def _softmax(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """scores [B, S, H, T] any dtype -> probabilities [B, S, H, T] float32."""
+        scores = scores.float() * self.scale
+        return scores.masked_fill(~mask[:, :, None, :], float("-inf")).softmax(dim=-1)
+
+    def _naive(self, q_nope, q_rope, kv, mask) -> torch.Tensor:
+        """Expand the latent to per-head keys/values. q_*: [B, S, H, *]; kv: [B, T, R + Dr]. -> [B, S, H, Dv]."""
+        bsz, kv_len, _ = kv.shape
+        latent, k_rope = kv.split([self.rank, self.rope_dim], dim=-1)
+        expanded = self.kv_b_proj(latent).view(bsz, kv_len, self.n_heads, self.nope_dim + self.v_dim)
+        k_nope, v = expanded.split([self.nope_dim, self.v_dim], dim=-1)  # [B, T, H, Dn], [B, T, H, Dv]
+        scores = torch.einsum("bshd,bthd->bsht", q_nope, k_nope) + torch.einsum("bshd,btd->bsht", q_rope, k_rope)
+        probs = self._softmax(scores, mask).to(v.dtype)
+        return torch.einsum("bsht,bthd->bshd", probs, v)
+
+    def _absorbed(self, q_nope, q_rope, kv, mask) -> torch.Tensor:
+        """Attend over the latent cache directly. q_*: [B, S, H, *]; kv: [B, T, R + Dr]. -> [B, S, H, Dv]."""
+        bsz, seqlen, heads, _ = q_nope.shape
+        w = self.kv_b_proj.weight.view(heads, self.nope_dim + self.v_dim, self.rank)
+        w_uk, w_uv = w[:, : self.nope_dim], w[:, self.nope_dim :]  # [H, Dn, R], [H, Dv, R]
+        q_latent = torch.einsum("bshd,hdr->bshr", q_nope, w_uk)  # W_UK absorbed into the query
+        q_full = torch.cat((q_latent, q_rope), dim=-1).reshape(bsz, seqlen * heads, -1)  # MQA, (R + Dr)-wide
+        scores = torch.bmm(q_full, kv.transpose(1, 2)).view(bsz, seqlen, heads, -1)
+        probs = self._softmax(scores, mask).to(kv.dtype)
+        out_latent = torch.bmm(probs.view(bsz, seqlen * heads, -1), kv[..., : self.rank])
+        return torch.einsum("bshr,hvr->bshv", out_latent.view(bsz, seqlen, heads, self.rank), w_uv)

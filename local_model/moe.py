@@ -1,0 +1,146 @@
+"""Mixture-of-Experts feed-forward: the router, the routed experts, the shared experts.
+
+Routers, computed in float32 as the references do:
+* greedy (also spelled "gready"): the top-K scores.
+* group_limited_greedy (DeepSeek-V2): experts split into n_group groups, a group scored by its
+  best expert, tokens restricted to the top topk_group groups, then top-K.
+* noaux_tc (DeepSeek-V3, Moonlight, Kimi-K2): like group-limited, but selection uses
+  score + e_score_correction_bias and a group is scored by the sum of its two best experts;
+  the bias only chooses, the weights are the unbiased scores.
+Then optional renormalisation (norm_topk_prob) and the routed_scaling_factor.
+
+Shapes: T tokens, D hidden, E routed experts, K experts per token, I expert width, G groups.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .layers import MLP
+
+MOE_IMPLS = ("grouped", "looped")
+
+
+class Router(nn.Module):
+    """Chooses K experts per token and their weights."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.top_k = config.num_experts_per_tok
+        self.n_experts = config.n_routed_experts
+        self.method = config.topk_method
+        self.scoring = config.scoring_func
+        self.n_group, self.topk_group = config.n_group, config.topk_group
+        self.normalize = config.norm_topk_prob
+        self.scaling = config.routed_scaling_factor
+        # float32 whatever the model dtype, like transformers' _keep_in_fp32_modules_strict
+        self.weight = nn.Parameter(torch.empty(self.n_experts, config.hidden_size, dtype=torch.float32),
+                                   requires_grad=False)
+        if self.method == "noaux_tc":
+            self.e_score_correction_bias = nn.Parameter(torch.zeros(self.n_experts, dtype=torch.float32),
+                                                        requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: [T, D] -> (weights [T, K] float32, expert indices [T, K] int64)."""
+        logits = F.linear(x.float(), self.weight.float())
+        scores = logits.softmax(dim=-1) if self.scoring == "softmax" else logits.sigmoid()
+        if self.method == "greedy":
+            weights, indices = scores.topk(self.top_k, dim=-1, sorted=False)
+        elif self.method == "group_limited_greedy":
+            group_scores = scores.view(-1, self.n_group, self.n_experts // self.n_group).amax(dim=-1)
+            masked = scores.masked_fill(~self._expert_mask(group_scores), 0.0)
+            weights, indices = masked.topk(self.top_k, dim=-1, sorted=False)
+        else:  # noaux_tc
+            choice = scores + self.e_score_correction_bias.float()
+            group_scores = choice.view(-1, self.n_group, self.n_experts // self.n_group).topk(2, dim=-1)[0].sum(-1) \
+                if self.n_group > 1 else choice.new_zeros(choice.shape[0], 1)
+            choice = choice.masked_fill(~self._expert_mask(group_scores), float("-inf"))
+            indices = choice.topk(self.top_k, dim=-1, sorted=False)[1]
+            weights = scores.gather(1, indices)
+        if self.normalize:
+            weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20)
+        return weights * self.scaling, indices
+
+    def _expert_mask(self, group_scores: torch.Tensor) -> torch.Tensor:
+        """group_scores [T, G] -> bool [T, E], True for experts in the token's top topk_group groups."""
+        group_idx = group_scores.topk(self.topk_group, dim=-1, sorted=False)[1]
+        group_mask = torch.zeros_like(group_scores, dtype=torch.bool).scatter_(1, group_idx, True)
+        return group_mask.repeat_interleave(self.n_experts // group_scores.shape[1], dim=1)
+
+
+class Experts(nn.Module):
+    """The routed experts' weights, stacked: gate_up_proj [E, 2I, D] (gate rows first), down_proj [E, D, I].
+
+    These are transformers 5's in-memory names and layout; per-expert checkpoints are
+    stacked into them on load.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        e, i, d = config.n_routed_experts, config.moe_intermediate_size, config.hidden_size
+        self.gate_up_proj = nn.Parameter(torch.empty(e, 2 * i, d), requires_grad=False)
+        self.down_proj = nn.Parameter(torch.empty(e, d, i), requires_grad=False)
+
+    def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
+        """Run expert e: x [N, D] -> [N, D]."""
+        gate, up = F.linear(x, self.gate_up_proj[e]).chunk(2, dim=-1)
+        return F.linear(F.silu(gate) * up, self.down_proj[e])
+
+    def grouped(self, x: torch.Tensor, weights: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """Tokens grouped by expert; only the chosen experts' weights are read.
+
+        x: [T, D]; weights, indices: [T, K]. Returns [T, D] in float32.
+        """
+        flat = indices.flatten()  # [T*K], token-major
+        order = flat.argsort(stable=True)
+        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0]).tolist()
+        token_of = order // indices.shape[1]
+        weight_of = weights.flatten()[order]
+        out = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
+        start = 0
+        for e, n in enumerate(counts):
+            if n == 0:
+                continue
+            tokens = token_of[start : start + n]
+            y = self.expert(e, x[tokens]).float() * weight_of[start : start + n, None]
+            out.index_add_(0, tokens, y)
+            start += n
+        return out
+
+    def looped(self, x: torch.Tensor, weights: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """The plain reference: every token through each of its K experts, one at a time."""
+        out = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
+        for t in range(x.shape[0]):
+            for k in range(indices.shape[1]):
+                e = int(indices[t, k])
+                out[t] += self.expert(e, x[t : t + 1])[0].float() * weights[t, k]
+        return out
+
+
+class MoE(nn.Module):
+    """Routed experts plus (optionally) shared experts that every token goes through."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.gate = Router(config)
+        self.experts = Experts(config)
+        if config.n_shared_experts:
+            self.shared_experts = MLP(config.hidden_size, config.moe_intermediate_size * config.n_shared_experts)
+
+    def forward(self, x: torch.Tensor, impl: str = "grouped") -> torch.Tensor:
+        """x: [B, S, D] -> [B, S, D]."""
+        flat = x.reshape(-1, x.shape[-1])
+        weights, indices = self.gate(flat)
+        if impl == "grouped":
+            routed = self.experts.grouped(flat, weights, indices)
+        elif impl == "looped":
+            routed = self.experts.looped(flat, weights, indices)
+        else:
+            raise ValueError(f"unknown MoE implementation {impl!r}; expected one of {MOE_IMPLS}")
+        out = routed.to(x.dtype).view(x.shape)
+        if hasattr(self, "shared_experts"):
+            out = out + self.shared_experts(x)
+        return out

@@ -1,0 +1,173 @@
+"""Reading HF-format checkpoints into a `DeepseekModel`.
+
+* One `model.safetensors`, or shards listed by `model.safetensors.index.json` (or, lacking
+  an index, every `*.safetensors` in the folder).
+* HF parameter names (`model.layers.3.self_attn.kv_b_proj.weight`, ...).
+* Experts stored per expert (`mlp.experts.7.gate_proj.weight`, the original layout and what
+  transformers writes) or fused (`mlp.experts.gate_up_proj` [E, 2I, D], `down_proj` [E, D, I],
+  transformers 5's in-memory layout): both end up stacked.
+* DeepSeek-V3's multi-token-prediction layer (`model.layers.{num_hidden_layers}.*`) is skipped.
+* FP8 e4m3 weights with `weight_scale_inv` blocks are dequantized on load.
+
+Files are memory-mapped (safetensors does this for CPU tensors) and read one tensor at a
+time straight into the parameter it becomes; a tensor already in the target dtype on CPU
+is used in place, without a copy. Nothing holds a second copy of the model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import ExitStack
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from .config import ModelConfig
+
+INDEX_FILE = "model.safetensors.index.json"
+_EXPERT = re.compile(r"^layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$")
+_LAYER = re.compile(r"^layers\.(\d+)\.")
+_FP32_PARAMS = ("mlp.gate.weight", "mlp.gate.e_score_correction_bias")  # the router stays float32
+
+
+class CheckpointError(ValueError):
+    """The checkpoint does not match its config; the message names the tensor."""
+
+
+def checkpoint_files(path: str | Path) -> dict[str, Path]:
+    """Map every tensor name of the checkpoint in folder `path` to the file holding it."""
+    path = Path(path)
+    index = path / INDEX_FILE
+    if index.exists():
+        with open(index, encoding="utf-8") as f:
+            weight_map = json.load(f)["weight_map"]
+        return {name: path / file for name, file in weight_map.items()}
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        raise CheckpointError(f"no *.safetensors files in {path}")
+    names: dict[str, Path] = {}
+    for file in files:
+        with safe_open(file, framework="pt") as f:
+            for name in f.keys():
+                names[name] = file
+    return names
+
+
+def dequantize_fp8(weight: torch.Tensor, scale_inv: torch.Tensor, block: tuple[int, int] = (128, 128),
+                   dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    """FP8 block dequantization: W[i, j] = Q[i, j] * scale_inv[i // bm, j // bn].
+
+    weight: [M, N] float8_e4m3fn; scale_inv: [ceil(M/bm), ceil(N/bn)] float32.
+    Returns [M, N] in `dtype`. Edge blocks may be partial.
+    """
+    bm, bn = block
+    m, n = weight.shape
+    rows, cols = -(-m // bm), -(-n // bn)
+    if tuple(scale_inv.shape) != (rows, cols):
+        raise CheckpointError(f"weight_scale_inv of shape {tuple(scale_inv.shape)} does not fit a {m}x{n} "
+                              f"weight in {bm}x{bn} blocks (expected {(rows, cols)})")
+    w = weight.to(torch.float32)
+    if (m, n) != (rows * bm, cols * bn):
+        padded = w.new_zeros(rows * bm, cols * bn)
+        padded[:m, :n] = w
+        w = padded
+    w = w.view(rows, bm, cols, bn).mul_(scale_inv.to(w.device, torch.float32)[:, None, :, None])
+    return w.view(rows * bm, cols * bn)[:m, :n].to(dtype)
+
+
+def load_weights(model: nn.Module, path: str | Path, device: torch.device | str, dtype: torch.dtype) -> None:
+    """Fill `model` (built on the meta device) from the checkpoint in folder `path`.
+
+    Raises CheckpointError for a tensor the model lacks, a parameter the checkpoint lacks,
+    or a shape mismatch, naming it.
+    """
+    config: ModelConfig = model.config
+    files = checkpoint_files(path)
+    params = dict(model.named_parameters())
+    filled: set[str] = set()
+    experts_filled: dict[str, set[int]] = {}
+    unexpected: list[str] = []
+    device = torch.device(device)
+
+    def target_dtype(name: str) -> torch.dtype:
+        return torch.float32 if name.endswith(_FP32_PARAMS) else dtype
+
+    def assign(name: str, tensor: torch.Tensor) -> None:
+        expected = params[name].shape
+        if tuple(tensor.shape) != tuple(expected):
+            raise CheckpointError(f"{name}: checkpoint shape {tuple(tensor.shape)}, model expects {tuple(expected)}")
+        module_name, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(module_name), attr, nn.Parameter(tensor, requires_grad=False))
+        filled.add(name)
+
+    def stacked(name: str) -> torch.Tensor:
+        """The stacked expert parameter `name`, allocated on first use."""
+        if name not in filled:
+            assign(name, torch.empty(params[name].shape, device=device, dtype=dtype))
+            experts_filled[name] = set()
+        return model.get_parameter(name)
+
+    with ExitStack() as stack:
+        handles = {}
+
+        def read(name: str) -> torch.Tensor:
+            file = files[name]
+            if file not in handles:
+                handles[file] = stack.enter_context(safe_open(file, framework="pt"))
+            return handles[file].get_tensor(name)
+
+        for hf_name in sorted(files, key=lambda n: (str(files[n]), n)):
+            name = hf_name[len("model."):] if hf_name.startswith("model.") else hf_name
+            if name.endswith("weight_scale_inv") or name.endswith("rotary_emb.inv_freq"):
+                continue
+            layer = _LAYER.match(name)
+            if layer and int(layer.group(1)) >= config.num_hidden_layers:
+                continue  # DeepSeek-V3 multi-token-prediction module
+            expert = _EXPERT.match(name)
+            if name not in params and not expert:
+                unexpected.append(hf_name)
+                continue
+            tensor = read(hf_name)
+            if tensor.dtype == torch.float8_e4m3fn:
+                scale_name = hf_name + "_scale_inv"
+                if scale_name not in files:
+                    raise CheckpointError(f"{hf_name} is float8 but {scale_name} is missing")
+                tensor = dequantize_fp8(tensor.to(device), read(scale_name), config.fp8_block_size or (128, 128),
+                                        target_dtype(name))
+            if expert:
+                i, e, kind = int(expert.group(1)), int(expert.group(2)), expert.group(3)
+                target = f"layers.{i}.mlp.experts." + ("down_proj" if kind == "down_proj" else "gate_up_proj")
+                if target not in params or e >= params[target].shape[0]:
+                    unexpected.append(hf_name)
+                    continue
+                inter = config.moe_intermediate_size
+                dest = stacked(target)[e]
+                if kind != "down_proj":
+                    dest = dest[:inter] if kind == "gate_proj" else dest[inter:]
+                if tuple(dest.shape) != tuple(tensor.shape):
+                    raise CheckpointError(f"{hf_name}: checkpoint shape {tuple(tensor.shape)}, "
+                                          f"model expects {tuple(dest.shape)}")
+                dest.copy_(tensor)
+                experts_filled[target].add(e * 3 + ("gate_proj", "up_proj", "down_proj").index(kind))
+                continue
+            # In place when dtype and device already match (CPU: the tensor is a view of the mmap).
+            assign(name, tensor.to(device=device, dtype=target_dtype(name)))
+
+    if unexpected:
+        raise CheckpointError(f"checkpoint tensors the model does not have: {unexpected[:10]}"
+                              + (f" and {len(unexpected) - 10} more" if len(unexpected) > 10 else ""))
+    if config.tie_word_embeddings:
+        model.lm_head.weight = model.embed_tokens.weight
+        filled.add("lm_head.weight")
+    for name, got in experts_filled.items():
+        per_expert = 1 if name.endswith("down_proj") else 2
+        if len(got) != per_expert * params[name].shape[0]:
+            raise CheckpointError(f"{name}: the checkpoint holds only some of the experts' weights")
+    missing = sorted(set(params) - filled)
+    if missing:
+        raise CheckpointError(f"parameters missing from the checkpoint: {missing[:10]}")
+    model.to(device)  # buffers (rotary frequencies); parameters are already there
+

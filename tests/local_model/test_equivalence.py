@@ -1,0 +1,98 @@
+"""The fast paths held to the naive ones: absorbed vs naive MLA, grouped vs looped MoE,
+cached vs uncached, a batch of ragged prompts vs one prompt at a time."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.local_model.lm_testing import PRESETS
+from local_model import load_model
+
+ATOL = 2e-5
+
+
+def _ids(name, shape, seed):
+    return torch.randint(0, PRESETS[name]["vocab_size"], shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("name", ["v2_lite", "v3"])
+def test_absorbed_mla_equals_naive(checkpoints, name):
+    model = load_model(checkpoints(name))
+    ids = _ids(name, (2, 10), 0)
+    torch.testing.assert_close(model(ids, mla="absorbed"), model(ids, mla="naive"), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["v2_grouped", "moonlight"])
+def test_grouped_moe_equals_per_token_loop(checkpoints, name):
+    model = load_model(checkpoints(name))
+    ids = _ids(name, (2, 6), 1)
+    torch.testing.assert_close(model(ids, moe="grouped"), model(ids, moe="looped"), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("mla", ["absorbed", "naive"])
+def test_cached_decode_equals_full_forward(checkpoints, mla):
+    model = load_model(checkpoints("v3"))
+    ids = _ids("v3", (1, 12), 2)
+    full = model(ids, mla=mla)
+    cache = model.new_cache(1, 16)
+    pieces = [model(ids[:, :5], cache, mla=mla)]  # prefill 5, then one token at a time
+    pieces += [model(ids[:, t : t + 1], cache, mla=mla) for t in range(5, 9)]
+    pieces.append(model(ids[:, 9:], cache, mla=mla))  # and a multi-token chunk on top of a cache
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=ATOL, rtol=0)
+    assert cache.lengths == [12]
+
+
+def test_ragged_batch_equals_one_at_a_time(checkpoints):
+    name = "v2_lite"
+    model = load_model(checkpoints(name))
+    lens = [5, 9, 3]
+    prompts = [_ids(name, (1, n), 10 + i) for i, n in enumerate(lens)]
+    steps = 4
+    follow = _ids(name, (len(lens), steps), 99)
+
+    # one at a time
+    singles = []
+    for b, prompt in enumerate(prompts):
+        cache = model.new_cache(1, 16)
+        out = [model(prompt, cache, last_only=True)]
+        out += [model(follow[b : b + 1, s : s + 1], cache) for s in range(steps)]
+        singles.append(torch.cat(out, dim=1))
+        # uncached full forward agrees with the last-token logits too
+        torch.testing.assert_close(model(prompt)[:, -1:], out[0], atol=ATOL, rtol=0)
+
+    # batched: right-padded prompts, each row at its own position
+    batch = torch.zeros(len(lens), max(lens), dtype=torch.long)
+    for b, prompt in enumerate(prompts):
+        batch[b, : lens[b]] = prompt[0]
+    cache = model.new_cache(len(lens), 16)
+    out = [model(batch, cache, seq_lens=lens, last_only=True)]
+    out += [model(follow[:, s : s + 1], cache) for s in range(steps)]
+    batched = torch.cat(out, dim=1)
+    assert cache.lengths == [n + steps for n in lens]
+    for b in range(len(lens)):
+        torch.testing.assert_close(batched[b : b + 1], singles[b], atol=ATOL, rtol=0, msg=f"row {b}")
+
+    # uncached ragged batch: each row's valid positions match that prompt alone
+    full = model(batch, seq_lens=lens)
+    for b, prompt in enumerate(prompts):
+        torch.testing.assert_close(full[b : b + 1, : lens[b]], model(prompt), atol=ATOL, rtol=0)
+
+
+def test_cache_holds_only_latent_and_shared_key(checkpoints):
+    model = load_model(checkpoints("v3"))
+    cfg = model.config
+    cache = model.new_cache(2, 8)
+    assert cache.kv.shape == (cfg.num_hidden_layers, 2, 8, cfg.kv_lora_rank + cfg.qk_rope_head_dim)
+    assert cache.bytes_per_token() == (cfg.kv_lora_rank + cfg.qk_rope_head_dim) * cfg.num_hidden_layers * 4
+    with pytest.raises(ValueError, match="overflow"):
+        model(_ids("v3", (2, 9), 0), cache)
+
+
+def test_bfloat16_runs_and_stays_close(checkpoints):
+    path = checkpoints("moonlight")
+    ids = _ids("moonlight", (1, 8), 5)
+    ref = load_model(path, dtype=torch.float32)(ids)
+    low = load_model(path, dtype=torch.bfloat16)(ids)
+    assert low.dtype == torch.bfloat16
+    assert (low.float() - ref).abs().max() < 0.15 * ref.abs().max()
