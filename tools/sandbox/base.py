@@ -1,6 +1,7 @@
 """The sandbox seam, and the output capping every backend shares."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Mapping, Protocol
 
@@ -40,7 +41,10 @@ class Sandbox(Protocol):
     workdir: str
 
     def exec(self, command: str, *, cwd: str = ".", timeout: float,
-             env: Mapping[str, str] = {}) -> ExecResult: ...
+             env: Mapping[str, str] = {}, cancel: "threading.Event | None" = None) -> ExecResult:
+        """Run `command` with bash. `cancel` set → the command's process group is killed
+        and the call returns promptly."""
+        ...
 
     def close(self) -> None: ...
 

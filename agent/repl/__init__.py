@@ -1,0 +1,1 @@
+"""The interactive terminal REPL (`ama` with no -p): prompt, turns, review, commands."""

@@ -1,0 +1,129 @@
+"""tools.review: splitting, applying subsets, user edits meanwhile, scratch revert, rebase."""
+from __future__ import annotations
+
+import pytest
+
+from tests.review.conftest import LINES
+from tools.hunks import apply_hunks, compute_hunks, parse_edited_hunk, word_spans
+from tools.review import apply_review, split_change_set
+
+
+def two_hunk_edit(text: str) -> str:
+    return text.replace("line 2\n", "line two\n").replace("line 28\n", "line twenty-eight\n")
+
+
+def test_compute_and_apply_every_subset():
+    old = LINES
+    new = two_hunk_edit(old)
+    hunks = compute_hunks(old, new)
+    assert len(hunks) == 2
+    assert apply_hunks(old, hunks) == new
+    assert apply_hunks(old, []) == old
+    only_first = apply_hunks(old, hunks[:1])
+    assert "line two\n" in only_first and "line 28\n" in only_first
+    only_second = apply_hunks(old, hunks[1:])
+    assert "line 2\n" in only_second and "line twenty-eight\n" in only_second
+
+
+def test_no_trailing_newline_roundtrip():
+    old, new = "a\nb", "a\nB"
+    hunks = compute_hunks(old, new)
+    assert apply_hunks(old, hunks) == new
+    assert "\\ No newline at end of file" in hunks[0].text()
+
+
+def test_split_accept_one_reject_other(workspace, user_repo):
+    ws = workspace
+    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
+    (ws.tree / "new.txt").write_text("brand new\n")
+    (ws.tree / "gone.txt").unlink()
+    cs = ws.change_set()
+    items = {i.path: i for i in split_change_set(cs)}
+    assert len(items["notes.txt"].hunks) == 2
+    assert items["new.txt"].whole_file and items["new.txt"].describe() == "new file"
+    assert items["gone.txt"].whole_file and items["gone.txt"].describe() == "deleted"
+
+    items["notes.txt"].decisions = ["accept", "reject"]
+    items["new.txt"].decisions = ["accept"]
+    items["gone.txt"].decisions = ["reject"]
+    rep = apply_review(ws, cs, list(items.values()))
+
+    user = (user_repo / "notes.txt").read_text()
+    assert user == LINES.replace("line 2\n", "line two\n")       # exactly the accepted hunk
+    assert (user_repo / "new.txt").read_text() == "brand new\n"
+    assert (user_repo / "gone.txt").exists()                      # the deletion was rejected
+    # The scratch copy lost the rejected hunk and got the deleted file back.
+    assert (ws.tree / "notes.txt").read_text() == user
+    assert (ws.tree / "gone.txt").read_text() == "delete me\n"
+    assert rep.accepted_hunks == 2 and rep.rejected_hunks == 2 and not rep.conflicts
+    # Nothing is pending any more.
+    assert ws.change_set().empty
+
+
+def test_undecided_stays_pending(workspace, user_repo):
+    ws = workspace
+    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
+    cs = ws.change_set()
+    [item] = split_change_set(cs)
+    item.decisions = ["accept", None]
+    rep = apply_review(ws, cs, [item])
+    assert rep.pending_hunks == 1
+    pending = split_change_set(ws.change_set())
+    assert len(pending) == 1 and len(pending[0].hunks) == 1
+    assert "+line twenty-eight" in pending[0].hunks[0].text()
+
+
+def test_user_edit_elsewhere_is_kept(workspace, user_repo):
+    ws = workspace
+    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
+    cs = ws.change_set()
+    # The user edits line 15 of their own copy meanwhile.
+    (user_repo / "notes.txt").write_text(LINES.replace("line 15\n", "user's 15\n"))
+    [item] = split_change_set(cs)
+    item.decisions = ["accept", "accept"]
+    rep = apply_review(ws, cs, [item])
+    assert not rep.conflicts
+    text = (user_repo / "notes.txt").read_text()
+    assert "user's 15\n" in text and "line two\n" in text and "line twenty-eight\n" in text
+
+
+def test_conflicting_hunk_leaves_both_sides(workspace, user_repo):
+    ws = workspace
+    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
+    cs = ws.change_set()
+    mine = LINES.replace("line 28\n", "user rewrote 28\n")
+    (user_repo / "notes.txt").write_text(mine)
+    [item] = split_change_set(cs)
+    item.decisions = ["accept", "accept"]
+    rep = apply_review(ws, cs, [item])
+    assert "notes.txt" in rep.conflicts and "hunk 2" in rep.conflicts["notes.txt"]
+    assert (user_repo / "notes.txt").read_text() == mine                      # user's side
+    assert (ws.tree / "notes.txt").read_text() == two_hunk_edit(LINES)        # model's side
+    assert not ws.change_set().empty                                          # still pending
+
+
+def test_edited_hunk(workspace, user_repo):
+    ws = workspace
+    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
+    cs = ws.change_set()
+    [item] = split_change_set(cs)
+    text = item.hunks[0].text().replace("+line two", "+line TWO (edited)")
+    item.hunks[0] = parse_edited_hunk(item.hunks[0], text)
+    item.decisions = ["accept", "reject"]
+    apply_review(ws, cs, [item])
+    assert "line TWO (edited)\n" in (user_repo / "notes.txt").read_text()
+    assert (ws.tree / "notes.txt").read_text() == (user_repo / "notes.txt").read_text()
+
+
+def test_edit_that_changes_context_is_refused():
+    h = compute_hunks("a\nb\nc\n", "a\nB\nc\n")[0]
+    with pytest.raises(ValueError):
+        parse_edited_hunk(h, h.text().replace(" a\n", " x\n"))
+    assert parse_edited_hunk(h, "# nothing\n") is None
+    kept = parse_edited_hunk(h, h.text().replace("-b\n", " b\n").replace("+B\n", ""))
+    assert kept.new_lines == ["a\n", "b\n", "c\n"]
+
+
+def test_word_spans():
+    old_spans, new_spans = word_spans("total = a - b", "total = a + b")
+    assert old_spans == [(10, 11)] and new_spans == [(10, 11)]

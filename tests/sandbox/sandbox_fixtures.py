@@ -1,0 +1,99 @@
+"""Fixtures shared by tests/sandbox and tests/security: real sandboxes over temp dirs.
+
+A backend that is missing here skips its tests on a developer machine, but FAILS them
+when the `CI` variable is set: in CI every backend must really run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tools.sandbox.image import DEFAULT_IMAGE
+
+IMAGE = os.environ.get("AMA_TEST_SANDBOX_IMAGE", DEFAULT_IMAGE)
+ISOLATED = [pytest.param("bwrap", id="bwrap"),
+            pytest.param("docker", id="docker", marks=pytest.mark.docker)]
+ALL_KINDS = [pytest.param("local", id="local"), *ISOLATED]
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail in CI, for a backend this machine lacks."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: sandbox tests must run, not skip)")
+    pytest.skip(reason)
+
+
+def require(kind: str) -> None:
+    """Make sure backend `kind` can run here (see `unavailable`)."""
+    if kind == "docker":
+        from tools.sandbox.select import _docker_client
+        from tools.sandbox.image import image_present
+
+        client = _docker_client()
+        if client is None:
+            unavailable("no Docker engine answers (start dockerd; see .ci/setup_sandbox.sh)")
+        if not image_present(client, IMAGE):
+            unavailable(f"sandbox image {IMAGE} is missing (python -m tools.sandbox build)")
+    elif kind == "bwrap":
+        if shutil.which("bwrap") is None:
+            unavailable("bubblewrap is not installed")
+        p = subprocess.run(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"],
+                           capture_output=True)
+        if p.returncode != 0:
+            unavailable(f"bwrap cannot make namespaces here: {p.stderr.decode().strip()}")
+
+
+def open_kind(kind: str, root: Path, **kw):
+    """Open a sandbox of `kind` over `root` (kw: network, readonly_mounts, limits, env)."""
+    require(kind)
+    if kind == "local":
+        from tools.sandbox.local import LocalSandbox
+
+        return LocalSandbox(root, env=kw.get("env"))
+    if kind == "bwrap":
+        from tools.sandbox.bwrap import BwrapSandbox
+
+        return BwrapSandbox(root, **kw)
+    from tools.sandbox.docker import DockerSandbox
+
+    return DockerSandbox(root, image=IMAGE, **kw)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A scratch workspace with one file in it."""
+    ws = tmp_path / "workspace"
+    ws.mkdir()
+    (ws / "hello.txt").write_text("hello from the workspace\n")
+    return ws
+
+
+@pytest.fixture
+def opener():
+    """opener(kind, root, **kw) -> sandbox; every sandbox opened is closed afterwards."""
+    opened = []
+
+    def _open(kind: str, root: Path, **kw):
+        sb = open_kind(kind, root, **kw)
+        opened.append(sb)
+        return sb
+
+    yield _open
+    for sb in opened:
+        sb.close()
+
+
+@pytest.fixture(params=ALL_KINDS)
+def any_sandbox(request, workspace, opener):
+    """One sandbox of each kind (local, bwrap, docker) over `workspace`."""
+    return opener(request.param, workspace)
+
+
+@pytest.fixture(params=ISOLATED)
+def isolated(request, workspace, opener):
+    """One sandbox of each isolating kind (bwrap, docker) over `workspace`."""
+    return opener(request.param, workspace)

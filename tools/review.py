@@ -1,0 +1,295 @@
+"""Hunk-by-hunk review of a change set, as pure functions plus two narrow writers.
+
+    items = split_change_set(cs)            # per file: hunks, or one whole-file item
+    decide: item.decisions[i] = "accept" | "reject" | None (undecided: stays pending)
+    report = apply_review(ws, cs, items)    # user's tree, scratch copy, workspace base
+
+Text files that were modified (same mode) split into hunks; anything else (added,
+deleted, renamed, binary, mode or type change) is one whole-file item.
+
+What `apply_review` guarantees:
+- The user's tree gets exactly the accepted hunks, written together (temp files, then
+  renames). A file the user edited meanwhile gets the hunks by context; a hunk that no
+  longer applies makes that whole file a conflict: neither the user's file nor the
+  scratch copy is touched, and the file stays pending.
+- The scratch copy drops the rejected hunks (it becomes base + accepted + undecided),
+  so the model's view matches what the user kept.
+- The workspace base moves to base + accepted, so the next change set shows only what
+  is still pending.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from tools.changeset import ChangeSet, FileChange, blob_sha
+from tools.gitsafe import run_git
+from tools.hunks import Hunk, HunkConflict, apply_hunks, apply_hunks_fuzzy, compute_hunks
+
+if TYPE_CHECKING:
+    from tools.workspace import Workspace
+
+Decision = Literal["accept", "reject"]
+
+
+@dataclass
+class FileItem:
+    """One file of the review. `hunks` empty: a whole-file item (one decision at [0])."""
+    change: FileChange
+    hunks: list[Hunk] = field(default_factory=list)
+    decisions: list[Decision | None] = field(default_factory=list)
+    old_text: str = ""      # for hunked files only: the base content
+
+    def __post_init__(self) -> None:
+        if not self.decisions:
+            self.decisions = [None] * max(1, len(self.hunks))
+
+    @property
+    def path(self) -> str:
+        return self.change.path
+
+    @property
+    def whole_file(self) -> bool:
+        return not self.hunks
+
+    def describe(self) -> str:
+        """What a whole-file item does, in words ("new file", "renamed from x", ...)."""
+        c = self.change
+        if c.status == "added":
+            return "new file" + (" (binary)" if c.binary else "")
+        if c.status == "deleted":
+            return "deleted"
+        if c.status == "renamed":
+            return f"renamed from {c.old_path}" + (" (and changed)" if c.old_blob != c.new_blob else "")
+        if c.binary:
+            return "binary file changed"
+        if c.old_mode != c.new_mode:
+            return f"mode {c.old_mode} → {c.new_mode}"
+        return c.status
+
+
+@dataclass
+class ReviewReport:
+    applied: list[str] = field(default_factory=list)       # paths written in the user's tree
+    reverted: list[str] = field(default_factory=list)      # paths changed back in the scratch copy
+    conflicts: dict[str, str] = field(default_factory=dict)  # path -> why it was left alone
+    accepted_hunks: int = 0
+    rejected_hunks: int = 0
+    pending_hunks: int = 0
+
+
+# ---- splitting -------------------------------------------------------------------
+
+def _decode(data: bytes) -> str | None:
+    if b"\0" in data[:8000]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def split_change_set(cs: ChangeSet) -> list[FileItem]:
+    """One FileItem per changed file: hunks for modified text files, else whole-file."""
+    items = []
+    for f in cs.files:
+        if (f.status == "modified" and not f.binary and f.old_mode == f.new_mode
+                and f.old_mode != "120000" and f.old_blob and f.new_blob):
+            old, new = _decode(cs.blob(f.old_blob)), _decode(cs.blob(f.new_blob))
+            if old is not None and new is not None:
+                hunks = compute_hunks(old, new)
+                if hunks:
+                    items.append(FileItem(f, hunks, old_text=old))
+                    continue
+        items.append(FileItem(f))
+    return items
+
+
+# ---- applying a review -------------------------------------------------------------
+
+@dataclass
+class _Write:
+    path: str
+    data: bytes | None      # None: remove
+    mode: str = "100644"    # "120000": data is the link target
+
+
+def _user_blob(path: Path) -> str | None:
+    if path.is_symlink():
+        return blob_sha(os.fsencode(os.readlink(path)))
+    if not path.is_file():
+        return None
+    return blob_sha(path.read_bytes())
+
+
+def _file_mode(path: Path) -> str:
+    if path.is_symlink():
+        return "120000"
+    return "100755" if path.is_file() and os.access(path, os.X_OK) else "100644"
+
+
+def _whole_file_writes(cs: ChangeSet, c: FileChange, new_side: bool) -> list[_Write]:
+    """Writes that make a path hold the new side (accept) or the old side (revert)."""
+    if new_side:
+        out = [_Write(c.old_path, None)] if c.old_path else []
+        out.append(_Write(c.path, cs.blob(c.new_blob) if c.new_blob else None, c.new_mode or "100644"))
+        return out
+    out = [_Write(c.path, None)] if c.old_path else []
+    src = c.old_path or c.path
+    out.append(_Write(src, cs.blob(c.old_blob) if c.old_blob else None, c.old_mode or "100644"))
+    return out
+
+
+def write_atomically(root: Path, writes: list[_Write]) -> None:
+    """Stage every new file next to its destination, then remove and rename.
+
+    If staging fails nothing was changed; the renames themselves cannot half-fail
+    short of the disk going away.
+    """
+    staged: list[tuple[Path, Path | None, str | None]] = []
+    try:
+        for w in writes:
+            if w.data is None:
+                continue
+            dest = root / w.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if w.mode == "120000":
+                staged.append((dest, None, os.fsdecode(w.data)))
+                continue
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.ama-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(w.data)
+            os.chmod(tmp, 0o755 if w.mode == "100755" else 0o644)
+            staged.append((dest, Path(tmp), None))
+    except BaseException:
+        for _, tmp, _ in staged:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        raise
+    for w in writes:
+        if w.data is None:
+            p = root / w.path
+            if p.is_symlink() or p.is_file():
+                p.unlink()
+    for dest, tmp, link in staged:
+        if link is not None:
+            if os.path.lexists(dest):
+                dest.unlink()
+            os.symlink(link, dest)
+        else:
+            if dest.is_symlink():
+                dest.unlink()
+            os.replace(tmp, dest)
+
+
+def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
+                ) -> tuple[list[_Write], list[_Write], list[_Write], ReviewReport]:
+    """Decide every write without writing: (user writes, scratch writes, base writes, report).
+
+    Reads the user's tree (to detect their edits); pure otherwise.
+    """
+    user_w: list[_Write] = []
+    scratch_w: list[_Write] = []
+    base_w: list[_Write] = []
+    rep = ReviewReport()
+    for item in items:
+        c = item.change
+        if item.whole_file:
+            d = item.decisions[0]
+            if d == "accept":
+                bad = _user_blob(user_root / (c.old_path or c.path)) != c.old_blob or (
+                    c.old_path is not None and os.path.lexists(user_root / c.path))
+                if bad:
+                    rep.conflicts[c.path] = "changed in your copy since the session started"
+                    continue
+                w = _whole_file_writes(cs, c, new_side=True)
+                user_w += w
+                base_w += w
+                rep.applied.append(c.path)
+                rep.accepted_hunks += 1
+            elif d == "reject":
+                scratch_w += _whole_file_writes(cs, c, new_side=False)
+                rep.reverted.append(c.path)
+                rep.rejected_hunks += 1
+            else:
+                rep.pending_hunks += 1
+            continue
+        accepted = [(i, h) for i, (h, d) in enumerate(zip(item.hunks, item.decisions)) if d == "accept"]
+        kept = [h for h, d in zip(item.hunks, item.decisions) if d != "reject"]
+        rejected = sum(d == "reject" for d in item.decisions)
+        mode = c.new_mode or "100644"
+        if accepted:
+            dest = user_root / c.path
+            new_base = apply_hunks(item.old_text, [h for _, h in accepted])
+            if _user_blob(dest) == c.old_blob:
+                user_text = new_base
+            else:
+                try:
+                    current = dest.read_bytes().decode("utf-8") if dest.is_file() else None
+                    if current is None:
+                        raise HunkConflict(accepted[0][0], "the file is gone from your copy")
+                    user_text = apply_hunks_fuzzy(current, accepted)
+                except (HunkConflict, UnicodeDecodeError) as e:
+                    rep.conflicts[c.path] = str(e)
+                    continue
+                mode = _file_mode(dest)
+            user_w.append(_Write(c.path, user_text.encode("utf-8"), mode))
+            base_w.append(_Write(c.path, new_base.encode("utf-8"), c.new_mode or "100644"))
+            rep.applied.append(c.path)
+        if rejected:
+            scratch_w.append(_Write(c.path, apply_hunks(item.old_text, kept).encode("utf-8"),
+                                    c.new_mode or "100644"))
+            rep.reverted.append(c.path)
+        rep.accepted_hunks += len(accepted)
+        rep.rejected_hunks += rejected
+        rep.pending_hunks += sum(d is None for d in item.decisions)
+    return user_w, scratch_w, base_w, rep
+
+
+def apply_review(ws: "Workspace", cs: ChangeSet, items: list[FileItem]) -> ReviewReport:
+    """Carry out the decisions: user's tree, scratch copy, workspace base (see module doc)."""
+    user_w, scratch_w, base_w, rep = plan_review(cs, items, ws.user_root)
+    write_atomically(ws.user_root, user_w)
+    write_atomically(ws.tree, scratch_w)
+    if base_w:
+        move_base(ws, base_w)
+    return rep
+
+
+def move_base(ws: "Workspace", writes: list[_Write]) -> str:
+    """Record a new base tree = old base with `writes` applied; returns its id."""
+    kw = dict(cwd=ws.dir, git_dir=ws.shadow, skip_driver_scan=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        run_git(["read-tree", ws.base], env=env, **kw)
+        for w in writes:
+            if w.data is None:
+                run_git(["update-index", "--force-remove", "--", w.path], env=env, **kw)
+            else:
+                sha = run_git(["hash-object", "-w", "--no-filters", "--stdin"], input=w.data,
+                              **kw).stdout.decode().strip()
+                run_git(["update-index", "--add", "--cacheinfo", f"{w.mode},{sha},{w.path}"],
+                        env=env, **kw)
+        tree = run_git(["write-tree"], env=env, **kw).stdout.decode().strip()
+    (ws.shadow / "refs" / "ama").mkdir(parents=True, exist_ok=True)
+    (ws.shadow / "refs" / "ama" / "base").write_text(tree + "\n")
+    ws.base = tree
+    return tree
+
+
+def decide_all(items: list[FileItem], decision: Decision) -> None:
+    for item in items:
+        item.decisions = [decision] * len(item.decisions)
+
+
+def summary_line(items: list[FileItem]) -> str:
+    """'3 files changed, +12 −4' for the review header."""
+    adds = sum(i.change.additions for i in items)
+    dels = sum(i.change.deletions for i in items)
+    n = len(items)
+    return f"{n} file{'s' if n != 1 else ''} changed, +{adds} −{dels}"
+
+
