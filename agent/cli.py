@@ -4,6 +4,7 @@
     ama exec TASK [options]        the same
     ama sandbox build|doctor       the sandbox image and backend
     ama [TASK]                     the interactive REPL
+    ama review                     review the change set a session left pending
 
 Kept light at start-up: provider SDKs, docker, git and the tools are imported
 only when a run needs them.
@@ -17,10 +18,10 @@ from typing import List, Optional
 
 import typer
 
-from agent.errors import AmaError, BadInput
+from agent.errors import AmaError, BadInput, RuntimeFailure
 
 DEFAULT_MODEL = "anthropic:claude-sonnet-4-6"
-SUBCOMMANDS = {"sandbox"}
+SUBCOMMANDS = {"sandbox", "schema", "review", "config", "sessions", "init"}
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
@@ -29,6 +30,11 @@ main_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, ric
                        context_settings={"help_option_names": ["-h", "--help"]})
 sandbox_app = typer.Typer(rich_markup_mode=None, help="Build the sandbox image; see which backend is used and why.")
 app.add_typer(sandbox_app, name="sandbox")
+from agent.cli_config import config_app  # noqa: E402  (light: typer only)
+from agent.cli_sessions import init_command, sessions_app  # noqa: E402
+app.add_typer(config_app, name="config")
+app.add_typer(sessions_app, name="sessions")
+app.command("init", help="Look at the repository and write a first AGENTS.md.")(init_command)
 
 
 def _run_options(task: str, model: Optional[str], cwd: Optional[Path], max_turns: int,
@@ -36,7 +42,9 @@ def _run_options(task: str, model: Optional[str], cwd: Optional[Path], max_turns
                  apply: str, patch_out: Optional[Path], sandbox: Optional[str],
                  sandbox_image: Optional[str], network: bool, allowed_tools: List[str],
                  disallowed_tools: List[str], permission_mode: str, keep_workspace: bool,
-                 verify: Optional[str], max_verify: int):
+                 verify: Optional[str], max_verify: int, task_file: Optional[Path] = None,
+                 run_config=None, **ci):
+    from agent.ci_options import read_task, with_ci_options
     from agent.headless import OUTPUT_FORMATS, RunOptions, check_apply
     from agent.loop import Limits
 
@@ -48,18 +56,19 @@ def _run_options(task: str, model: Optional[str], cwd: Optional[Path], max_turns
         raise BadInput("--max-verify must be at least 1")
     if max_turns < 1:
         raise BadInput("--max-turns must be at least 1")
+    task = read_task(task, task_file)
     if task == "-":
         task = sys.stdin.read()
     if not task.strip():
         raise BadInput("the task is empty; give it as an argument, or '-' to read stdin")
-    return RunOptions(
+    return with_ci_options(RunOptions(
         task=task, model=model or os.environ.get("AMA_MODEL") or DEFAULT_MODEL,
         cwd=cwd or Path.cwd(), output_format=output_format, apply=check_apply(apply),
         patch_out=patch_out, sandbox=sandbox, sandbox_image=sandbox_image, network=network,
         limits=Limits(max_turns=max_turns, max_seconds=max_time, max_cost_usd=max_cost),
         allowed_tools=tuple(allowed_tools), disallowed_tools=tuple(disallowed_tools),
         permission_mode=permission_mode, keep_workspace=keep_workspace, verify=verify,
-        max_verify=max_verify)
+        max_verify=max_verify, **(run_config.fields() if run_config else {})), **ci)
 
 
 def _headless(**kw) -> None:
@@ -79,23 +88,37 @@ def _fail(e: AmaError) -> None:
 _MODEL = typer.Option(None, "--model", "-m", help="PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5, "
                       "openai:gpt-5.2, openai-compat:NAME@URL, local:PATH, script:FILE.jsonl. Env: AMA_MODEL.")
 _CWD = typer.Option(None, "--cwd", "-C", help="The repository or folder to work on (default: here).")
-_MAX_TURNS = typer.Option(50, "--max-turns", help="Stop after this many model turns (exit 3).")
+_MAX_TURNS = typer.Option(None, "--max-turns", help="Stop after this many model turns (exit 3; default 50).")
 _MAX_COST = typer.Option(None, "--max-cost", help="Stop once the session cost reaches USD (exit 3).")
 _MAX_TIME = typer.Option(None, "--max-time", help="Stop after this many seconds (exit 3).")
 _FORMAT = typer.Option("text", "--output-format", help="text | json | stream-json")
-_APPLY = typer.Option("patch", "--apply", help="patch (report only) | tree | commit | branch:NAME")
+_APPLY = typer.Option(None, "--apply", help="patch (report only; default) | tree | commit | branch:NAME")
 _PATCH_OUT = typer.Option(None, "--patch-out", help="With --apply patch: write the diff to this file.")
 _SANDBOX = typer.Option(None, "--sandbox", help="docker | bwrap | local (no isolation). Default: "
                         "docker if the engine answers, else bwrap.")
 _IMAGE = typer.Option(None, "--sandbox-image", help="Docker image for the sandbox.")
-_NETWORK = typer.Option(False, "--network", help="Allow network access inside the sandbox.")
+_NETWORK = typer.Option(None, "--network/--no-network", help="Allow network access inside the sandbox.")
 _ALLOWED = typer.Option([], "--allowed-tools", help="Permission rule TOOL or TOOL(PATTERN); repeatable.")
 _DISALLOWED = typer.Option([], "--disallowed-tools", help="Deny rule TOOL or TOOL(PATTERN); repeatable.")
-_PERM_MODE = typer.Option("default", "--permission-mode", help="default | plan (read-only) | bypass")
+_PERM_MODE = typer.Option(None, "--permission-mode", help="default | plan (read-only) | bypass")
 _KEEP = typer.Option(False, "--keep-workspace", help="Keep the scratch copy after the run.")
 _VERIFY = typer.Option(None, "--verify", help="A command that must pass in the sandbox for the "
                        "run to be done; its failures go back to the model (exit 5 if it never passes).")
-_MAX_VERIFY = typer.Option(3, "--max-verify", help="How many times --verify may run.")
+_MAX_VERIFY = typer.Option(None, "--max-verify", help="How many times --verify may run (default 3).")
+_TASK_FILE = typer.Option(None, "--task-file", help="Read the task from this file ('-': stdin), "
+                          "e.g. an issue body.")
+_UNTRUSTED = typer.Option(False, "--untrusted", help="The task comes from an untrusted source: it "
+                          "is marked as data, the run gets no network, cannot widen its "
+                          "permissions or change .ama/ or CI files, and only proposes a change "
+                          "set (--apply patch or branch:NAME; needs docker or bwrap).")
+_ATTEMPTS = typer.Option(1, "--attempts", help="Run N independent attempts, each in its own "
+                         "workspace and sandbox; the best passing one is chosen.")
+_PARALLEL = typer.Option(None, "--parallel", help="With --attempts: how many run at once "
+                         "(default: all).")
+_SELECT = typer.Option("smallest", "--select", help="With --attempts: which passing attempt wins: "
+                       "smallest (change set) | first (to pass; stops the others).")
+_AUTHOR = typer.Option(None, "--author", help="\"Name <email>\": author and committer of the "
+                       "commit made by --apply commit or branch:NAME.")
 
 
 @main_app.command(help="ama: a coding agent you talk to in plain English. "
@@ -112,31 +135,88 @@ def main_command(
     network: bool = _NETWORK, allowed_tools: List[str] = _ALLOWED,
     disallowed_tools: List[str] = _DISALLOWED, permission_mode: str = _PERM_MODE,
     keep_workspace: bool = _KEEP, verify: Optional[str] = _VERIFY, max_verify: int = _MAX_VERIFY,
+    task_file: Optional[Path] = _TASK_FILE, untrusted: bool = _UNTRUSTED,
+    attempts: int = _ATTEMPTS, parallel: Optional[int] = _PARALLEL, select: str = _SELECT,
+    author: Optional[str] = _AUTHOR,
+    auto_accept: bool = typer.Option(False, "--auto-accept", help="REPL: apply each turn's "
+                                     "changes without review (Shift-Tab switches modes)."),
+    trust: bool = typer.Option(False, "--trust", help="Trust this repository's own files "
+                               "(.ama/config.toml, AGENTS.md, hooks); asked again if they change."),
+    config: List[str] = typer.Option([], "--config", help="An extra config file (TOML), or "
+                                     "KEY=VALUE (e.g. max_turns=10); repeatable."),
+    continue_: bool = typer.Option(False, "--continue", "-c", help="Continue the latest "
+                                   "session in this repository."),
+    resume: Optional[str] = typer.Option(None, "--resume", "-r", help="Continue session ID "
+                                         "(`ama sessions list`); without ID: the latest."),
 ) -> None:
     kw = dict(task=task or "", model=model, cwd=cwd, max_turns=max_turns, max_cost=max_cost,
               max_time=max_time, output_format=output_format, apply=apply, patch_out=patch_out,
               sandbox=sandbox, sandbox_image=sandbox_image, network=network,
               allowed_tools=allowed_tools, disallowed_tools=disallowed_tools,
               permission_mode=permission_mode, keep_workspace=keep_workspace, verify=verify,
-              max_verify=max_verify)
-    if print_mode or not sys.stdin.isatty():
+              max_verify=max_verify, task_file=task_file, untrusted=untrusted,
+              attempts=attempts, parallel=parallel, select=select, author=author)
+    headless = print_mode or not sys.stdin.isatty()
+    from agent.cli_config import settle, terminal_ask
+    try:  # flags over config; trust; --continue / --resume
+        kw = settle(kw, trust=trust, extra=config, continue_=continue_, resume=resume,
+                    ask=None if headless else terminal_ask)
+    except AmaError as e:
+        _fail(e)
+    if headless:
         _headless(**kw)
-    _fail(BadInput("the interactive REPL is not available yet; run a task headless with "
-                   "`ama -p TASK` (see `ama --help`)"))
-
-
-@sandbox_app.command("doctor", help="Say which sandbox backend will be used, why, and what is missing.")
-def sandbox_doctor() -> None:
-    from tools.sandbox.select import doctor
-    report = doctor()
-    typer.echo(report.render() if hasattr(report, "render") else str(report))
-
-
-@sandbox_app.command("build", help="Build the default sandbox image (offline via debootstrap if needed).")
-def sandbox_build(image: str = typer.Option("amanuensis-sandbox", "--image", help="Image name.")) -> None:
-    from tools.sandbox.image import build_image
+    if untrusted or attempts != 1:  # never quietly dropped: they change what a run may do
+        _fail(BadInput("--untrusted and --attempts work with `ama -p` (headless) only"))
+    from agent.repl.start import start_repl   # prompt-toolkit and rich load only here
     try:
-        build_image(image)
+        raise typer.Exit(start_repl(kw, auto_accept=auto_accept))
+    except AmaError as e:
+        _fail(e)
+
+
+@sandbox_app.command("doctor", help="Say which sandbox backend will be used, why, and what is "
+                                    "missing. Exits 1 when a default run would refuse to start.")
+def sandbox_doctor(image: Optional[str] = _IMAGE) -> None:
+    from tools.sandbox.select import doctor
+    report = doctor(image)
+    typer.echo(report.render())
+    raise typer.Exit(0 if report.backend else 1)
+
+
+@sandbox_app.command("build", help="Build the default sandbox image: from a Dockerfile where a "
+                                   "base image is at hand, else offline from a debootstrap root.")
+def sandbox_build(
+    image: str = typer.Option("amanuensis-sandbox", "--image", help="Image name."),
+    method: str = typer.Option("auto", "--method", help="auto | dockerfile | debootstrap"),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if the image exists."),
+) -> None:
+    from tools.sandbox.image import ImageBuildError, build_image
+    try:
+        result = build_image(image, method=method, force=force,
+                             log=lambda line: typer.echo(line, err=True))
+    except ImageBuildError as e:
+        _fail(RuntimeFailure(f"could not build {image}: {e}"))
+    typer.echo(result.render())
+
+
+@app.command("schema", help="Print a JSON Schema shipped with ama: `ama schema result` is the "
+                             "result object of `--output-format json`.")
+def schema_command(name: str = typer.Argument("result", help="result")) -> None:
+    from agent.schemas import NAMES, schema_text
+    if name not in NAMES:
+        _fail(BadInput(f"no schema {name!r}; choose one of {', '.join(NAMES)}"))
+    typer.echo(schema_text(name), nl=False)
+
+
+@app.command("review", help="Reopen the pending change set of the last session in this repo "
+                             "(e.g. a headless run with --apply patch) and review it hunk by hunk.")
+def review_cli(cwd: Optional[Path] = _CWD,
+               show: bool = typer.Option(False, "--show", help="Only print the pending diff."),
+               accept_all: bool = typer.Option(False, "--accept-all", help="Apply all of it "
+                                               "without asking.")) -> None:
+    from agent.review_cli import review_command
+    try:
+        raise typer.Exit(review_command(cwd or Path.cwd(), show_only=show, accept_all=accept_all))
     except AmaError as e:
         _fail(e)
 
@@ -150,6 +230,9 @@ def main(argv: list[str] | None = None) -> None:
         argv = ["--help"]
     elif argv and argv[0] in SUBCOMMANDS:
         target = app
+    for flag in ("--resume", "-r"):  # `--resume` without an ID: the latest session
+        if flag in argv and (argv.index(flag) + 1 == len(argv) or argv[argv.index(flag) + 1][:1] == "-"):
+            argv = [*argv[:argv.index(flag)], "--resume=", *argv[argv.index(flag) + 1:]]
     target(args=argv, prog_name="ama")
 
 

@@ -25,6 +25,8 @@ class SessionStarted(Event):
     cwd: str
     sandbox: str
     workspace: str
+    root: str = ""          # the repository root (what --continue matches on)
+    resumed: bool = False   # this run continues an earlier one in the same log
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,17 @@ class VerificationFinished(Event):
     passed: bool
     exit_code: int
     output_tail: str
+
+
+@dataclass(frozen=True)
+class Compacted(Event):
+    """Older turns were replaced by a summary. `messages` is the whole conversation
+    after compaction (system prompt excluded), so a resumed session can rebuild it."""
+    type: ClassVar[str] = "compacted"
+    summary: str
+    messages: tuple[Mapping[str, Any], ...]
+    tokens_before: int
+    tokens_after: int
 
 
 @dataclass(frozen=True)

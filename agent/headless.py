@@ -48,6 +48,11 @@ class RunOptions:
     verify: str | None = None             # a command that must pass for the run to be done
     max_verify: int = 3                   # verification runs before giving up (exit 5)
     model_options: dict[str, Any] = field(default_factory=dict)
+    ask_tools: tuple[str, ...] = ()       # rules that always ask (config permissions.ask)
+    granted_tools: tuple[str, ...] = ()   # rules saved by "always allow" (agent/trust.py)
+    config: Any = None                    # the merged agent.config.Config, when there is one
+    trusted: bool = False                 # the user trusts this repo's own files (agent/trust.py)
+    resume: str | None = None             # a session id to continue (--continue / --resume)
     # CI (agent/attempts.py, agent/untrusted.py)
     attempts: int = 1                     # independent attempts; the best passing one wins
     parallel: int | None = None           # attempts running at once (None: all)
@@ -68,7 +73,7 @@ def run_headless(opts: RunOptions, out: TextIO = sys.stdout, err: TextIO = sys.s
         from agent.attempts import run_attempts
         return run_attempts(opts, out, err)
     started = time.monotonic()
-    session_id = new_session_id()
+    session_id = opts.resume or new_session_id()   # a resumed session appends to its log
     log = SessionLog(session_id)
     sinks = [log, _progress_printer(err)]
     if opts.output_format == "stream-json":
@@ -87,13 +92,14 @@ def run_headless(opts: RunOptions, out: TextIO = sys.stdout, err: TextIO = sys.s
         if cs is not None:
             changes = cs.summary()
             emit(ev.ChangeSetReady(tuple(changes["files"]), changes["patch"]))
-            if opts.untrusted:
-                from agent.untrusted import gate
-                outcome = gate(outcome, cs, setup.agent.denials)
+            blocked = False
+            if opts.untrusted:  # a change to protected files: blocked, no patch file either
+                from agent.untrusted import gate, protected_paths
+                outcome, blocked = gate(outcome, cs, setup.agent.denials), bool(protected_paths(cs))
             if not outcome.is_error and not cs.empty:
                 applied = setup.apply(cs, opts.apply, opts.patch_out, outcome.result or opts.task,
                                       author=opts.author)
-            elif opts.apply == "patch" and opts.patch_out is not None:
+            elif opts.apply == "patch" and opts.patch_out is not None and not blocked:
                 opts.patch_out.write_text(cs.patch)
         if outcome.subtype == "success" and setup.agent.denials and not changes["files"]:
             # The model gave up because something it needed was denied.

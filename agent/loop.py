@@ -21,6 +21,7 @@ from agent.types import (Done, Message, Model, ModelSettings, TextDelta, Thinkin
 from tools.base import Tool, ToolContext, ToolError, tool_spec
 
 if TYPE_CHECKING:
+    from agent.compaction import Compactor
     from agent.verify import Verifier
 
 Approver = Callable[[ToolCall, str], bool]   # asked when a rule says "ask"; True = allow
@@ -59,6 +60,7 @@ class Agent:
     approve: Approver | None = None              # None: an "ask" is a denial (headless)
     on_mutation: Callable[[ToolCall], None] | None = None   # e.g. checkpoint the workspace
     verifier: "Verifier | None" = None           # --verify: the run is done when it passes
+    compactor: "Compactor | None" = None         # summarises older turns near the context window
     messages: list[Message] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     denials: list[dict] = field(default_factory=list)
@@ -80,6 +82,8 @@ class Agent:
                 self._check_limits(turns, started)
                 turns += 1
                 self.emit(ev.TurnStarted(turns))
+                if self.compactor is not None:
+                    self.messages[:] = self.compactor.maybe_compact(self.messages)
                 reply, stop_reason = self._query(turns)
                 self.messages.append(reply)
                 self.emit(ev.TurnEnded(turns, stop_reason))

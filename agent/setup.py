@@ -14,9 +14,9 @@ from typing import Any, TYPE_CHECKING
 
 from agent import events as ev
 from agent.errors import BadInput, RuntimeFailure, SandboxError
-from agent.home import workspaces_dir
 from agent.loop import Agent
-from agent.memory import find_memory
+from agent.session_context import (compactor_for, first_context, memory_for, resume_into,
+                                   workspace_for)
 from agent.models.registry import resolve_model
 from agent.permissions import Permissions
 from agent.types import ModelSettings
@@ -41,7 +41,9 @@ class SessionSetup:
         self.emit(ev.Checkpoint(f"refs/ama/checkpoints/{len(self.workspace.checkpoints)}",
                                 commit, call.id))
 
-    def apply(self, cs: "ChangeSet", mode: str, patch_out: Path | None, message: str) -> dict:
+    def apply(self, cs: "ChangeSet", mode: str, patch_out: Path | None, message: str,
+              author: str | None = None) -> dict:
+        """Apply a change set per `--apply`; `author` ("Name <email>") of commit/branch."""
         from tools.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
         user = self.workspace.user_root
         subject = _commit_message(message)
@@ -53,9 +55,10 @@ class SessionSetup:
             if mode == "tree":
                 return {"mode": "tree", "paths": apply_to_tree(cs, user)}
             if mode == "commit":
-                return {"mode": "commit", "commit": apply_commit(cs, user, subject)}
+                return {"mode": "commit", "commit": apply_commit(cs, user, subject, author=author)}
             branch = mode.split(":", 1)[1]
-            return {"mode": "branch", "branch": branch, "commit": apply_branch(cs, user, branch, subject)}
+            return {"mode": "branch", "branch": branch,
+                    "commit": apply_branch(cs, user, branch, subject, author=author)}
         except ApplyConflict as e:
             raise RuntimeFailure(str(e)) from e
 
@@ -122,35 +125,43 @@ def open_session(opts: "RunOptions", session_id: str, emit: ev.EventSink,
                  cancel: threading.Event) -> SessionSetup:
     from tools.base import ToolContext
     from tools.registry import default_tools
-    from tools.workspace import Workspace
     from prompts import render
 
     cwd = check_inputs(opts)
+    for notice in getattr(opts.config, "notices", ()):   # e.g. an untrusted project config
+        emit(ev.Notice("warning", notice))
     model = resolve_model(opts.model, {"cwd": str(cwd), **opts.model_options})
     try:
         permissions = Permissions.from_lists(allow=opts.allowed_tools, deny=opts.disallowed_tools,
-                                             mode=opts.permission_mode)
+                                             ask=opts.ask_tools, mode=opts.permission_mode,
+                                             network=opts.network, granted=opts.granted_tools)
     except ValueError as e:
         raise BadInput(str(e)) from e
-    ws = Workspace.create(cwd, workspaces_dir() / session_id)
+    ws = workspace_for(opts, cwd, session_id, emit)   # resumed: its last checkpoint
     try:
         sandbox = open_sandbox(opts.sandbox or os.environ.get("AMA_SANDBOX"), ws, opts, session_id)
     except BaseException:
         ws.cleanup()
         raise
+    permissions.sandboxed = sandbox.kind != "local"
     if sandbox.kind == "local":
         emit(ev.Notice("warning", "sandbox 'local': commands run on this machine without "
                                   "isolation (in the scratch copy)"))
-    emit(ev.SessionStarted(session_id, opts.model, str(cwd), sandbox.kind, str(ws.tree)))
+    emit(ev.SessionStarted(session_id, opts.model, str(cwd), sandbox.kind, str(ws.tree),
+                           root=str(ws.user_root), resumed=bool(opts.resume)))
     tools = default_tools()
     prompt = render("system.md", workdir=sandbox.workdir, sandbox=sandbox.kind,
                     network=opts.network, date=time.strftime("%Y-%m-%d"),
-                    memory=find_memory(ws.user_root, cwd), context="")
+                    memory=memory_for(ws.user_root, cwd, opts.trusted),
+                    context=first_context(opts, ws.tree, ws.user_root, emit))
     ctx = ToolContext(root=ws.tree, sandbox=sandbox, cancel=cancel)
     setup = SessionSetup(agent=None, workspace=ws, sandbox=sandbox, emit=emit)  # type: ignore[arg-type]
     setup.agent = Agent(model=model, tools=tools, ctx=ctx, emit=emit, system_prompt=prompt,
                         settings=ModelSettings(), limits=opts.limits, permissions=permissions,
                         on_mutation=setup.checkpoint)
+    setup.agent.compactor = compactor_for(opts, setup.agent, ws)
+    if opts.resume:
+        resume_into(setup.agent, session_id, emit)
     if opts.verify:
         from agent.verify import Verifier
         setup.agent.verifier = Verifier(opts.verify, sandbox, max_attempts=opts.max_verify)

@@ -1,0 +1,107 @@
+"""Every config key: its type, default, what it does, and whether it can point somewhere.
+
+Keys are dotted paths into the TOML (`permissions.allow` is `[permissions] allow = [...]`);
+a `*` segment stands for any name (`providers.*.base_url`). The same table drives
+validation, `ama config show` and the `AMA_*` environment names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_MODEL = "anthropic:claude-sonnet-4-6"  # keep in step with agent/cli.py
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key.
+
+    name:    dotted path; `*` matches one name segment.
+    kind:    "str" | "int" | "float" | "bool" | "list" (of strings) | "table" (free-form).
+    default: the value when no layer sets it (None: unset).
+    help:    one line for `ama config show --keys`.
+    choices: allowed values of a "str" key (a trailing ":" allows a prefix, "branch:").
+    env:     whether `AMA_<NAME>` sets it (lists from the environment are comma-separated).
+    """
+    name: str
+    kind: str
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    env: bool = True
+
+
+KEYS: tuple[Key, ...] = (
+    # --- the run
+    Key("model", "str", DEFAULT_MODEL, "PROVIDER:MODEL, e.g. openai:gpt-5.2, script:FILE.jsonl"),
+    Key("max_turns", "int", 50, "stop after this many model turns (exit 3)"),
+    Key("max_cost", "float", None, "stop once the session has cost this many USD (exit 3)"),
+    Key("max_time", "float", None, "stop after this many seconds (exit 3)"),
+    Key("apply", "str", "patch", "headless: patch | tree | commit | branch:NAME",
+        choices=("patch", "tree", "commit", "branch:")),
+    Key("verify", "str", None, "a command that must pass in the sandbox for the run to be done"),
+    Key("max_verify", "int", 3, "how many times `verify` may run"),
+    # --- sandbox
+    Key("sandbox", "str", None, "docker | bwrap | local (default: docker, else bwrap)",
+        choices=("docker", "bwrap", "local")),
+    Key("sandbox_image", "str", None, "the Docker image of the sandbox"),
+    Key("network", "bool", False, "give the sandbox network access"),
+    # --- permissions (lists add up across layers)
+    Key("permission_mode", "str", "default", "default | plan (read-only) | bypass",
+        choices=("default", "plan", "bypass")),
+    Key("permissions.allow", "list", [], "rules TOOL or TOOL(PATTERN) that run without asking"),
+    Key("permissions.ask", "list", [], "rules that always ask (a denial in headless mode)"),
+    Key("permissions.deny", "list", [], "rules that never run; checked first"),
+    # --- context
+    Key("context_window", "int", None, "override the model's context window, in tokens"),
+    Key("compaction.threshold", "float", 0.8,
+        "compact the conversation when it fills this fraction of the context window"),
+    Key("compaction.keep_turns", "int", 2, "recent model turns kept verbatim when compacting"),
+    Key("repo_map.max_tokens", "int", 1024, "size of the first turn's repo map (0: none)"),
+    # --- providers and prices (never from an untrusted repo)
+    Key("providers.*.base_url", "str", None, "API base URL of a provider (anthropic, openai, …)",
+        env=False),
+    Key("providers.*.api_key_env", "str", None, "the environment variable that holds its API key",
+        env=False),
+    Key("prices.*.input", "float", None, "USD per million input tokens of a model", env=False),
+    Key("prices.*.output", "float", None, "USD per million output tokens", env=False),
+    Key("prices.*.cache_read", "float", None, "USD per million cached input tokens", env=False),
+    Key("prices.*.cache_write", "float", None, "USD per million cache-write tokens", env=False),
+    Key("prices.*.context_window", "int", None, "the model's context window", env=False),
+    # --- reserved for extensions that run commands (never from an untrusted repo)
+    Key("hooks", "table", None, "commands run on agent events", env=False),
+    Key("mcp_servers", "table", None, "MCP servers to start", env=False),
+)
+
+# Lists that add up across layers instead of replacing each other: a project may add a
+# deny rule to the user's, and a flag an allow rule to the config's.
+ADDITIVE = ("permissions.allow", "permissions.ask", "permissions.deny")
+
+
+def find_key(name: "str | tuple[str, ...]") -> Key | None:
+    """The Key a concrete name belongs to: a dotted string, or the segments as a tuple
+    (needed when a `*` segment holds a dot: `prices."gpt-4.1".input`)."""
+    segs = tuple(name.split(".")) if isinstance(name, str) else tuple(name)
+    for key in KEYS:
+        ks = key.name.split(".")
+        if "*" in ks and isinstance(name, str) and len(segs) > len(ks) == 3:
+            # a dotted model name in the middle: prices.gpt-4.1.input
+            segs_ = (segs[0], ".".join(segs[1:-1]), segs[-1])
+        else:
+            segs_ = segs
+        if len(ks) == len(segs_) and all(k == "*" or k == s for k, s in zip(ks, segs_)):
+            return key
+    return None
+
+
+def is_prefix(segs: tuple[str, ...]) -> bool:
+    """Are `segs` a table on the way to some key (`providers`, `providers.openai`)?"""
+    for key in KEYS:
+        ks = key.name.split(".")
+        if len(ks) > len(segs) and all(k == "*" or k == s for k, s in zip(ks, segs)):
+            return True
+    return False
+
+
+def env_name(key: Key) -> str:
+    return "AMA_" + key.name.upper().replace(".", "_")
