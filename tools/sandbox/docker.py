@@ -250,7 +250,7 @@ def remove_leftovers(client) -> list[str]:
     import docker.errors
 
     removed = []
-    for c in client.containers.list(all=True, filters={"label": LABEL}):
+    for c in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         host, _, rest = c.labels.get(LABEL_OWNER, "").partition(":")
         if host != socket.gethostname() or _owner_alive(rest):
             continue
