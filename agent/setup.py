@@ -14,6 +14,7 @@ from typing import Any, TYPE_CHECKING
 
 from agent import events as ev
 from agent.errors import BadInput, RuntimeFailure, SandboxError
+from agent.home import ama_home
 from agent.loop import Agent
 from agent.session_context import (compactor_for, first_context, memory_for, resume_into,
                                    workspace_for)
@@ -149,7 +150,7 @@ def open_session(opts: "RunOptions", session_id: str, emit: ev.EventSink,
                                   "isolation (in the scratch copy)"))
     emit(ev.SessionStarted(session_id, opts.model, str(cwd), sandbox.kind, str(ws.tree),
                            root=str(ws.user_root), resumed=bool(opts.resume)))
-    tools = default_tools()
+    tools = default_tools(cache_dir=ama_home() / "cache" / "repomap", cache_key=str(ws.user_root))
     prompt = render("system.md", workdir=sandbox.workdir, sandbox=sandbox.kind,
                     network=opts.network, date=time.strftime("%Y-%m-%d"),
                     memory=memory_for(ws.user_root, cwd, opts.trusted),
