@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tools.atomic_files import FileWrite, write_atomically
 from tools.gitsafe import git_out, run_git
 
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "type_changed",
@@ -153,42 +154,13 @@ def apply_to_tree(cs: ChangeSet, user_root: Path) -> list[str]:
     conflicts = check_conflicts(cs, user_root)
     if conflicts:
         raise ApplyConflict(conflicts)
-    staged: list[tuple[Path, Path | None, str | None]] = []   # (dest, temp file, mode)
-    removals: list[Path] = []
-    try:
-        for f in cs.files:
-            if f.old_path or f.status == "deleted" or f.status == "type_changed":
-                removals.append(user_root / (f.old_path or f.path))
-            if f.new_blob is None:
-                continue
-            dest = user_root / f.path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.ama-")
-            data = cs.blob(f.new_blob)
-            if f.new_mode == "120000":
-                os.close(fd)
-                os.unlink(tmp)
-                staged.append((dest, None, os.fsdecode(data)))
-                continue
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.chmod(tmp, 0o755 if f.new_mode == "100755" else 0o644)
-            staged.append((dest, Path(tmp), None))
-    except BaseException:
-        for _, tmp, _ in staged:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-        raise
-    for path in removals:
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-    for dest, tmp, link in staged:
-        if link is not None:
-            if os.path.lexists(dest):
-                dest.unlink()
-            os.symlink(link, dest)
-        else:
-            os.replace(tmp, dest)
+    writes: list[FileWrite] = []
+    for f in cs.files:
+        if f.old_path or f.new_blob is None or f.status == "type_changed":
+            writes.append(FileWrite(f.old_path or f.path, None))
+        if f.new_blob is not None:
+            writes.append(FileWrite(f.path, cs.blob(f.new_blob), f.new_mode or "100644"))
+    write_atomically(user_root, writes)
     return sorted({f.path for f in cs.files} | {f.old_path for f in cs.files if f.old_path})
 
 

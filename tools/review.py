@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from tools.changeset import ChangeSet, FileChange, blob_sha
+from tools.atomic_files import FileWrite, write_atomically
 from tools.gitsafe import run_git
 from tools.hunks import Hunk, HunkConflict, apply_hunks, apply_hunks_fuzzy, compute_hunks
 
@@ -110,13 +111,6 @@ def split_change_set(cs: ChangeSet) -> list[FileItem]:
 
 # ---- applying a review -------------------------------------------------------------
 
-@dataclass
-class _Write:
-    path: str
-    data: bytes | None      # None: remove
-    mode: str = "100644"    # "120000": data is the link target
-
-
 def _user_blob(path: Path) -> str | None:
     if path.is_symlink():
         return blob_sha(os.fsencode(os.readlink(path)))
@@ -131,69 +125,27 @@ def _file_mode(path: Path) -> str:
     return "100755" if path.is_file() and os.access(path, os.X_OK) else "100644"
 
 
-def _whole_file_writes(cs: ChangeSet, c: FileChange, new_side: bool) -> list[_Write]:
+def _whole_file_writes(cs: ChangeSet, c: FileChange, new_side: bool) -> list[FileWrite]:
     """Writes that make a path hold the new side (accept) or the old side (revert)."""
     if new_side:
-        out = [_Write(c.old_path, None)] if c.old_path else []
-        out.append(_Write(c.path, cs.blob(c.new_blob) if c.new_blob else None, c.new_mode or "100644"))
+        out = [FileWrite(c.old_path, None)] if c.old_path else []
+        out.append(FileWrite(c.path, cs.blob(c.new_blob) if c.new_blob else None, c.new_mode or "100644"))
         return out
-    out = [_Write(c.path, None)] if c.old_path else []
+    out = [FileWrite(c.path, None)] if c.old_path else []
     src = c.old_path or c.path
-    out.append(_Write(src, cs.blob(c.old_blob) if c.old_blob else None, c.old_mode or "100644"))
+    out.append(FileWrite(src, cs.blob(c.old_blob) if c.old_blob else None, c.old_mode or "100644"))
     return out
 
 
-def write_atomically(root: Path, writes: list[_Write]) -> None:
-    """Stage every new file next to its destination, then remove and rename.
-
-    If staging fails nothing was changed; the renames themselves cannot half-fail
-    short of the disk going away.
-    """
-    staged: list[tuple[Path, Path | None, str | None]] = []
-    try:
-        for w in writes:
-            if w.data is None:
-                continue
-            dest = root / w.path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if w.mode == "120000":
-                staged.append((dest, None, os.fsdecode(w.data)))
-                continue
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.ama-")
-            with os.fdopen(fd, "wb") as out:
-                out.write(w.data)
-            os.chmod(tmp, 0o755 if w.mode == "100755" else 0o644)
-            staged.append((dest, Path(tmp), None))
-    except BaseException:
-        for _, tmp, _ in staged:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-        raise
-    for w in writes:
-        if w.data is None:
-            p = root / w.path
-            if p.is_symlink() or p.is_file():
-                p.unlink()
-    for dest, tmp, link in staged:
-        if link is not None:
-            if os.path.lexists(dest):
-                dest.unlink()
-            os.symlink(link, dest)
-        else:
-            if dest.is_symlink():
-                dest.unlink()
-            os.replace(tmp, dest)
-
-
 def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
-                ) -> tuple[list[_Write], list[_Write], list[_Write], ReviewReport]:
+                ) -> tuple[list[FileWrite], list[FileWrite], list[FileWrite], ReviewReport]:
     """Decide every write without writing: (user writes, scratch writes, base writes, report).
 
     Reads the user's tree (to detect their edits); pure otherwise.
     """
-    user_w: list[_Write] = []
-    scratch_w: list[_Write] = []
-    base_w: list[_Write] = []
+    user_w: list[FileWrite] = []
+    scratch_w: list[FileWrite] = []
+    base_w: list[FileWrite] = []
     rep = ReviewReport()
     for item in items:
         c = item.change
@@ -236,11 +188,11 @@ def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
                     rep.conflicts[c.path] = str(e)
                     continue
                 mode = _file_mode(dest)
-            user_w.append(_Write(c.path, user_text.encode("utf-8"), mode))
-            base_w.append(_Write(c.path, new_base.encode("utf-8"), c.new_mode or "100644"))
+            user_w.append(FileWrite(c.path, user_text.encode("utf-8"), mode))
+            base_w.append(FileWrite(c.path, new_base.encode("utf-8"), c.new_mode or "100644"))
             rep.applied.append(c.path)
         if rejected:
-            scratch_w.append(_Write(c.path, apply_hunks(item.old_text, kept).encode("utf-8"),
+            scratch_w.append(FileWrite(c.path, apply_hunks(item.old_text, kept).encode("utf-8"),
                                     c.new_mode or "100644"))
             rep.reverted.append(c.path)
         rep.accepted_hunks += len(accepted)
@@ -259,7 +211,7 @@ def apply_review(ws: "Workspace", cs: ChangeSet, items: list[FileItem]) -> Revie
     return rep
 
 
-def move_base(ws: "Workspace", writes: list[_Write]) -> str:
+def move_base(ws: "Workspace", writes: list[FileWrite]) -> str:
     """Record a new base tree = old base with `writes` applied; returns its id."""
     kw = dict(cwd=ws.dir, git_dir=ws.shadow, skip_driver_scan=True)
     with tempfile.TemporaryDirectory() as tmp:
