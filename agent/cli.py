@@ -21,7 +21,7 @@ import typer
 from agent.errors import AmaError, BadInput, RuntimeFailure
 
 DEFAULT_MODEL = "anthropic:claude-sonnet-4-6"
-SUBCOMMANDS = {"sandbox", "schema", "review", "config", "sessions", "init"}
+SUBCOMMANDS = {"sandbox", "schema", "review", "config", "sessions", "init", "serve"}
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
@@ -219,6 +219,26 @@ def review_cli(cwd: Optional[Path] = _CWD,
         raise typer.Exit(review_command(cwd or Path.cwd(), show_only=show, accept_all=accept_all))
     except AmaError as e:
         _fail(e)
+
+
+@app.command("serve", help="Serve a local DeepSeek-V2/V3-family checkpoint over an "
+                           "OpenAI-compatible API (/v1/chat/completions); point any OpenAI "
+                           "client, or --model openai-compat:NAME@http://HOST:PORT/v1, at it.")
+def serve_command(
+    model: Path = typer.Option(..., "--model", help="Checkpoint folder (config.json, "
+                               "*.safetensors, tokenizer.json)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 | bfloat16 (default: "
+                                        "float32 on cpu, bfloat16 elsewhere)"),
+    max_batch: int = typer.Option(8, "--max-batch", help="Sequences decoded together."),
+    max_len: int = typer.Option(8192, "--max-len", help="Tokens per sequence, prompt + completion."),
+) -> None:
+    from local_model.__main__ import main as local_model_main   # torch loads only here
+    argv = ["serve", "--model", str(model), "--host", host, "--port", str(port), "--device", device,
+            "--max-batch", str(max_batch), "--max-len", str(max_len)] + (["--dtype", dtype] if dtype else [])
+    raise typer.Exit(local_model_main(argv))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,8 @@
-"""Command line: `python -m local_model generate --checkpoint PATH --prompt TEXT`."""
+"""Command line.
+
+    python -m local_model generate --checkpoint PATH --prompt TEXT
+    python -m local_model serve --model PATH [--host 127.0.0.1 --port 8000 --device cuda --dtype bfloat16]
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,30 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="cpu", help="a torch device: cpu, cuda, cuda:1, mps, ...")
     gen.add_argument("--dtype", type=_dtype, help="default: float32 on cpu, bfloat16 elsewhere")
     gen.add_argument("--stats", action="store_true", help="print token counts and speed to stderr")
+    add_serve_arguments(commands.add_parser("serve", help="an OpenAI-compatible HTTP server (/v1/chat/completions)"))
     return parser
+
+
+def add_serve_arguments(srv: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    srv.add_argument("--model", required=True, help="folder with config.json, *.safetensors, tokenizer.json")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--device", default="cpu", help="a torch device: cpu, cuda, cuda:1, ...")
+    srv.add_argument("--dtype", type=_dtype, help="default: float32 on cpu, bfloat16 elsewhere")
+    srv.add_argument("--max-batch", type=int, default=8, help="sequences decoded together (default 8)")
+    srv.add_argument("--max-len", type=int, default=8192, help="tokens per sequence, prompt + completion (default 8192)")
+    srv.add_argument("--served-model-name", help="the model id clients see (default: the folder's name)")
+    srv.add_argument("--no-cuda-graphs", action="store_true", help="decode eagerly on CUDA")
+    return srv
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(args.model, host=args.host, port=args.port, device=args.device, dtype=args.dtype,
+          max_batch=args.max_batch, max_len=args.max_len, served_name=args.served_model_name,
+          cuda_graphs=not args.no_cuda_graphs)
+    return 0
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -76,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "generate":
         return run_generate(args)
+    if args.command == "serve":
+        return run_serve(args)
     raise AssertionError(args.command)
 
 

@@ -42,7 +42,41 @@ class LatentCache:
         self.max_len = max_len
         self.kv = torch.zeros(config.num_hidden_layers, batch_size, max_len, self.width,
                               device=device, dtype=dtype)
-        self.lengths = [0] * batch_size  # host-side, so that no step has to read the device
+        self._all_lengths = [0] * batch_size  # host-side, so that no step has to read the device
+        self._first = 0  # a view of rows [first, first + batch) shares the owner's lengths
+
+    @property
+    def lengths(self) -> list[int]:
+        """Tokens cached per row (a copy; assign a new list to change them)."""
+        return self._all_lengths[self._first : self._first + self.batch_size]
+
+    @lengths.setter
+    def lengths(self, values: Sequence[int]) -> None:
+        if len(values) != self.batch_size:
+            raise ValueError(f"{len(values)} lengths for {self.batch_size} rows")
+        self._all_lengths[self._first : self._first + self.batch_size] = list(values)
+
+    def rows(self, start: int, stop: int) -> "LatentCache":
+        """A cache over rows [start, stop) sharing this one's storage and lengths.
+
+        The engine runs a forward over just the sequences that take part in a step (one
+        new prompt, or the running rows) without copying anything.
+        """
+        if not 0 <= start < stop <= self.batch_size:
+            raise ValueError(f"rows [{start}, {stop}) outside a cache of {self.batch_size}")
+        view = object.__new__(LatentCache)
+        view.width, view.max_len = self.width, self.max_len
+        view.kv = self.kv[:, start:stop]
+        view._all_lengths, view._first = self._all_lengths, self._first + start
+        return view
+
+    def move_row(self, src: int, dst: int) -> None:
+        """Copy row `src` (its cached tokens and length) into row `dst`, e.g. to keep rows packed."""
+        n = self.lengths[src]
+        self.kv[:, dst, :n] = self.kv[:, src, :n]
+        lengths = self.lengths
+        lengths[dst] = n
+        self.lengths = lengths
 
     @property
     def batch_size(self) -> int:
@@ -54,10 +88,10 @@ class LatentCache:
 
     def reset(self, row: int | None = None) -> None:
         """Forget row `row` (or every row); its slots are reused by the next writes."""
-        if row is None:
-            self.lengths = [0] * self.batch_size
-        else:
-            self.lengths[row] = 0
+        lengths = self.lengths
+        for r in range(self.batch_size) if row is None else (row,):
+            lengths[r] = 0
+        self.lengths = lengths
 
     def prepare(self, seq_len: int, seq_lens: Sequence[int] | None = None) -> CacheStep:
         """Plan a step that appends seq_lens[b] (default: all seq_len) tokens to each row."""

@@ -61,7 +61,7 @@ class DeepseekModel(nn.Module):
 
     @torch.no_grad()
     def forward(self, input_ids: torch.Tensor, cache: LatentCache | None = None,
-                seq_lens: Sequence[int] | None = None, *, mla: str = "absorbed", moe: str = "grouped",
+                seq_lens: Sequence[int] | None = None, *, mla: str = "auto", moe: str = "grouped",
                 last_only: bool = False) -> torch.Tensor:
         """Run new tokens through the model.
 
@@ -70,7 +70,8 @@ class DeepseekModel(nn.Module):
             cache: continue the sequences held in this cache and append the new tokens to it;
                 None runs the tokens as complete sequences starting at position 0.
             seq_lens: valid tokens per row (default: S for every row).
-            mla: "absorbed" (fast) or "naive" (reference) attention.
+            mla: "auto" (fast: expanded for prefill, absorbed for decode), "absorbed", "expanded" or
+                "naive" (the reference) attention.
             moe: "grouped" (fast) or "looped" (reference) experts.
             last_only: return only the logits of each row's last valid token.
         Returns:
@@ -91,7 +92,9 @@ class DeepseekModel(nn.Module):
         # 1. positions [B, S] and the mask [B, S, T]: key t is visible to a query at position p iff t <= p.
         #    Cached keys beyond a row's length are never visible to that row's valid queries.
         positions = torch.tensor(starts, device=device)[:, None] + torch.arange(seqlen, device=device)
-        mask = torch.arange(kv_len, device=device)[None, None, :] <= positions[:, :, None]
+        mask = None  # rows in lockstep need no mask tensor: plain causal, aligned at the end
+        if len(set(starts)) > 1 or min(lens) < seqlen or starts[0] + seqlen != kv_len:
+            mask = torch.arange(kv_len, device=device)[None, None, :] <= positions[:, :, None]
         cos, sin = self.rotary(positions)
         # 2. the decoder stack
         x = self.embed_tokens(input_ids)

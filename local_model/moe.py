@@ -93,22 +93,25 @@ class Experts(nn.Module):
         """Tokens grouped by expert; only the chosen experts' weights are read.
 
         x: [T, D]; weights, indices: [T, K]. Returns [T, D] in float32.
+        With torch's grouped GEMM the whole step stays on the device (no host read of the
+        per-expert counts: capturable in a CUDA graph); otherwise one loop over experts.
         """
+        n_tokens, k = indices.shape
         flat = indices.flatten()  # [T*K], token-major
         order = flat.argsort(stable=True)
-        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0]).tolist()
-        token_of = order // indices.shape[1]
-        weight_of = weights.flatten()[order]
-        out = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
-        start = 0
-        for e, n in enumerate(counts):
-            if n == 0:
-                continue
-            tokens = token_of[start : start + n]
-            y = self.expert(e, x[tokens]).float() * weight_of[start : start + n, None]
-            out.index_add_(0, tokens, y)
-            start += n
-        return out
+        x_sorted = x[order // k]  # [T*K, D], grouped by expert
+        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0])  # [E]
+        y = _grouped_experts(x_sorted, counts, self.gate_up_proj, self.down_proj)
+        if y is None:
+            outs, start = [], 0
+            for e, n in enumerate(counts.tolist()):  # a host read: which experts run, with how many tokens
+                if n:
+                    outs.append(self.expert(e, x_sorted[start : start + n]))
+                    start += n
+            y = torch.cat(outs)
+        y = y.float() * weights.flatten()[order, None]  # [T*K, D]
+        # back to token-major order, then sum each token's K contributions (a scatter without atomics)
+        return torch.empty_like(y).index_copy_(0, order, y).view(n_tokens, k, -1).sum(dim=1)
 
     def looped(self, x: torch.Tensor, weights: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """The plain reference: every token through each of its K experts, one at a time."""
@@ -118,6 +121,28 @@ class Experts(nn.Module):
                 e = int(indices[t, k])
                 out[t] += self.expert(e, x[t : t + 1])[0].float() * weights[t, k]
         return out
+
+
+_GROUPED_MM_BROKEN: set[tuple[str, torch.dtype]] = set()  # (device type, dtype) where the kernel refused
+
+
+def _grouped_experts(x_sorted: torch.Tensor, counts: torch.Tensor, gate_up: torch.Tensor,
+                     down: torch.Tensor) -> torch.Tensor | None:
+    """SwiGLU of every expert over its run of rows via torch._grouped_mm, or None where unavailable.
+
+    x_sorted: [N, D] rows grouped by expert; counts: [E] rows per expert; gate_up: [E, 2I, D];
+    down: [E, D, I]. Returns [N, D]. Empty groups read no weights.
+    """
+    key = (x_sorted.device.type, x_sorted.dtype)
+    if not hasattr(torch, "_grouped_mm") or key in _GROUPED_MM_BROKEN:
+        return None
+    try:
+        offsets = counts.cumsum(0).to(torch.int32)  # end row of each expert's group
+        gate, up = torch._grouped_mm(x_sorted, gate_up.transpose(1, 2), offs=offsets).chunk(2, dim=-1)
+        return torch._grouped_mm((F.silu(gate) * up).contiguous(), down.transpose(1, 2), offs=offsets)
+    except (RuntimeError, NotImplementedError):  # e.g. a GPU or dtype the kernel does not support
+        _GROUPED_MM_BROKEN.add(key)
+        return None
 
 
 class MoE(nn.Module):
