@@ -88,17 +88,9 @@ class Agent:
                 self.messages.append(reply)
                 self.emit(ev.TurnEnded(turns, stop_reason))
                 if not reply.tool_calls:
-                    if self.verifier is None:
+                    if self._done():
                         return Outcome("success", reply.content, turns)
-                    passed, feedback = self._verify()
-                    if passed:
-                        return Outcome("success", reply.content, turns)
-                    if self.verifier.exhausted:
-                        raise VerificationFailed(f"verification `{self.verifier.command}` still "
-                                                 f"fails after {len(self.verifier.runs)} attempts")
-                    self.messages.append(Message("user", feedback))
-                    self.emit(ev.UserMessage(feedback))
-                    continue
+                    continue  # verification failed: its output is the next message
                 for i, call in enumerate(reply.tool_calls):
                     if self.ctx.cancel.is_set():
                         self._answer_interrupted(reply.tool_calls[i:])
@@ -108,13 +100,24 @@ class Agent:
             self.emit(ev.ErrorEvent(e.message, e.subtype))
             return Outcome(e.subtype, e.message, turns, error=e)
 
-    def _verify(self) -> tuple[bool, str]:
+    def _done(self) -> bool:
+        """The model stopped calling tools. Done, unless --verify fails: then its output
+        goes back to the model (VerificationFailed once the budget is spent)."""
+        if self.verifier is None:
+            return True
         self.emit(ev.VerificationStarted(self.verifier.command, len(self.verifier.runs) + 1))
         passed, feedback = self.verifier()
         run = self.verifier.runs[-1]
         self.emit(ev.VerificationFinished(self.verifier.command, passed, run["exit_code"],
                                           run["output_tail"]))
-        return passed, feedback
+        if passed:
+            return True
+        if self.verifier.exhausted:
+            raise VerificationFailed(f"verification `{self.verifier.command}` still fails "
+                                     f"after {len(self.verifier.runs)} attempts")
+        self.messages.append(Message("user", feedback))
+        self.emit(ev.UserMessage(feedback))
+        return False
 
     def _check_limits(self, turns: int, started: float) -> None:
         lim = self.limits
