@@ -11,6 +11,11 @@ echo "== python packages" >&2
 python3 -m pip install -q --disable-pip-version-check "torch==2.13.0"
 python3 -m pip install -q --disable-pip-version-check -e ".[local,dev]"
 
+echo "== tools the tests drive: git, tmux" >&2
+if ! command -v tmux >/dev/null || ! command -v git >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux git >/dev/null
+fi
+
 echo "== sandbox: docker engine, bubblewrap, image" >&2
 bash .ci/setup_sandbox.sh
 
