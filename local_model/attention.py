@@ -123,9 +123,9 @@ class MLA(nn.Module):
         seqlen, kv_len = q_nope.shape[1], kv.shape[1]
         k_nope, v, k_rope = self._expand(kv)
         q = torch.cat((q_nope, q_rope), dim=-1).transpose(1, 2)  # [B, H, S, Dn + Dr]
-        k = torch.cat((k_nope, k_rope[:, :, None].expand(-1, -1, self.n_heads, -1)), dim=-1).transpose(1, 2)
         v = v.transpose(1, 2)  # [B, H, T, Dv]
         if q.device.type != "cpu":
+            k = torch.cat((k_nope, k_rope[:, :, None].expand(-1, -1, self.n_heads, -1)), dim=-1).transpose(1, 2)
             causal, attn_mask = False, None
             if mask is not None:
                 attn_mask = mask[:, None]  # [B, 1, S, T]
@@ -135,18 +135,24 @@ class MLA(nn.Module):
                 attn_mask = end_aligned_causal_mask(seqlen, kv_len, q.device)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=causal, scale=self.scale)
             return out.transpose(1, 2)
-        q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
-        out = q.new_empty(*q.shape[:3], self.v_dim)
+        # [B, H, S|T, D] laid out once for the matmuls; the scale folded into q (smaller than the scores)
+        q = (q * self.scale).contiguous()
+        k = _heads_first(k_nope, k_rope)  # [B, H, T, Dn + Dr]
+        v = v.contiguous()
+        out = None if seqlen <= PREFILL_CHUNK else q.new_empty(*q.shape[:3], self.v_dim)
         for s0 in range(0, seqlen, PREFILL_CHUNK):
             s1 = min(s0 + PREFILL_CHUNK, seqlen)
             # without a mask, query s sees keys t <= s + T - S: later keys need not be scored at all
             t1 = kv_len if mask is not None else s1 + kv_len - seqlen
-            scores = torch.matmul(q[:, :, s0:s1], k[:, :, :t1].transpose(-1, -2)).float() * self.scale
+            scores = torch.matmul(q[:, :, s0:s1], k[:, :, :t1].transpose(-1, -2)).float()
             if mask is not None:
-                scores = scores.masked_fill(~mask[:, None, s0:s1], float("-inf"))
+                scores.masked_fill_(~mask[:, None, s0:s1], float("-inf"))
             elif seqlen > 1:
-                scores = scores.masked_fill(~end_aligned_causal_mask(s1 - s0, t1, q.device), float("-inf"))
-            out[:, :, s0:s1] = torch.matmul(scores.softmax(dim=-1).to(v.dtype), v[:, :, :t1])
+                scores.masked_fill_(~end_aligned_causal_mask(s1 - s0, t1, q.device), float("-inf"))
+            chunk = torch.matmul(scores.softmax(dim=-1).to(v.dtype), v[:, :, :t1])
+            if out is None:
+                return chunk.transpose(1, 2)
+            out[:, :, s0:s1] = chunk
         return out.transpose(1, 2)
 
     def _naive(self, q_nope, q_rope, kv, mask) -> torch.Tensor:
@@ -172,6 +178,15 @@ class MLA(nn.Module):
         out_latent = out_latent.view(bsz, seqlen, heads, self.rank).permute(2, 0, 1, 3).reshape(heads, bsz * seqlen, -1)
         out = torch.bmm(out_latent, w_uv.transpose(1, 2))  # [H, B*S, Dv]
         return out.view(heads, bsz, seqlen, self.v_dim).permute(1, 2, 0, 3)
+
+def _heads_first(k_nope: torch.Tensor, k_rope: torch.Tensor) -> torch.Tensor:
+    """k_nope [B, T, H, Dn], shared k_rope [B, T, Dr] -> keys [B, H, T, Dn + Dr] in one contiguous write."""
+    bsz, kv_len, heads, nope = k_nope.shape
+    k = k_nope.new_empty(bsz, heads, kv_len, nope + k_rope.shape[-1])
+    k[..., :nope] = k_nope.transpose(1, 2)
+    k[..., nope:] = k_rope[:, None]
+    return k
+
 
 def end_aligned_causal_mask(seqlen: int, kv_len: int, device: torch.device) -> torch.Tensor:
     """[S, T] bool: query s (the (T - S + s)-th token) sees keys t <= s + T - S."""

@@ -1,0 +1,349 @@
+"""Benchmark: our local engine against transformers' own DeepSeek-V2 implementation.
+
+Run explicitly (pytest does not collect it):
+
+    python tests/benchmarks/bench_local_engine.py            # the issue's CPU config (minutes)
+    python tests/benchmarks/bench_local_engine.py --small    # a quick CPU check (seconds)
+    python tests/benchmarks/bench_local_engine.py --gpu      # DeepSeek-V2-Lite dims, bf16, CUDA
+
+In one run, on one random-weight model, with the same prompt and output lengths:
+prefill and decode tokens/s at each batch and context, KV-cache bytes/token and peak
+memory, ours beside the reference; the machine's memory read bandwidth, measured here,
+and the decode bound it implies (bytes touched per decode step / bandwidth); ratios
+ours/reference and ours/bound.
+
+How things are measured (all greedy, random prompt ids):
+* prefill: one forward over [B, context] ids, tokens/s = B * context / time. With
+  `--prefill-max-tokens` (default 8192 on CPU) larger batches are not prefilled; the
+  batch-B decode cache is then the batch-1 prefill replicated B times (decode speed does
+  not depend on what the cache holds).
+* decode: `--decode-tokens` steps after a warm-up step, tokens/s = B * steps / time.
+* peak memory: CUDA: max_memory_allocated above the weights; CPU: the peak of the resident
+  set (sampled every 5 ms) above its level before the measurement.
+* bound: per step every non-expert weight, the shared experts, and the routed experts
+  the batch touches (E * (1 - (1 - K/E)^B) of them in expectation per MoE layer) are read
+  once, plus B * context cache rows; bound tokens/s = B * bandwidth / those bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from local_model import load_model  # noqa: E402
+from local_model.config import ModelConfig  # noqa: E402
+from local_model.random_init import random_model  # noqa: E402
+
+# transformers-style config keys; ModelConfig.from_dict reads the same dict.
+ISSUE_CPU = dict(  # the issue's V2-Lite-shaped CPU config
+    vocab_size=32000, hidden_size=1024, intermediate_size=2816, moe_intermediate_size=704, num_hidden_layers=8,
+    num_attention_heads=16, q_lora_rank=None, kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64,
+    v_head_dim=128, n_routed_experts=32, n_shared_experts=2, num_experts_per_tok=6, first_k_dense_replace=1,
+    topk_method="greedy", norm_topk_prob=False, routed_scaling_factor=1.0, max_position_embeddings=8192,
+    rope_theta=10000.0, rms_norm_eps=1e-6,
+)
+SMALL = {**ISSUE_CPU, "vocab_size": 2000, "hidden_size": 256, "intermediate_size": 512, "moe_intermediate_size": 128,
+         "num_hidden_layers": 3, "num_attention_heads": 4, "kv_lora_rank": 64, "qk_nope_head_dim": 32,
+         "qk_rope_head_dim": 16, "v_head_dim": 32, "n_routed_experts": 8, "num_experts_per_tok": 2}
+V2_LITE = {**ISSUE_CPU, "vocab_size": 102400, "hidden_size": 2048, "intermediate_size": 10944,
+           "moe_intermediate_size": 1408, "num_hidden_layers": 27, "n_routed_experts": 64}
+
+
+@dataclass
+class Row:
+    impl: str
+    batch: int
+    context: int
+    prefill_tps: float | None
+    decode_tps: float
+    cache_bytes_per_token: float
+    peak_mib: float
+    bound_tps: float
+
+
+# ---- the machine ---------------------------------------------------------------------
+
+def read_bandwidth(device: torch.device, gib: float = 1.0, repeats: int = 7) -> float:
+    """Bytes/s of a streaming read (a sum over a large tensor), best of `repeats`."""
+    x = torch.ones(int(gib * 2**30) // 4, device=device)
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        t = time.perf_counter()
+        x.sum()
+        sync(device)
+        best = min(best, time.perf_counter() - t)
+    del x
+    return gib * 2**30 / best
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class PeakMemory:
+    """Peak memory above the level at entry: CUDA allocator stats, or sampled RSS on CPU."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak = device, 0
+
+    def __enter__(self):
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            self.base = _rss()
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _rss() - self.base)
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(self.device) - self.base
+        else:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, _rss() - self.base)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+# ---- the decode bound ------------------------------------------------------------------
+
+def step_bytes(config: ModelConfig, batch: int, context: int, dtype_bytes: int) -> float:
+    """Bytes a decode step of `batch` rows at `context` must read at least (weights + latent cache)."""
+    d, h = config.hidden_size, config.num_attention_heads
+    attn = (d * h * config.qk_head_dim if config.q_lora_rank is None
+            else d * config.q_lora_rank + config.q_lora_rank * h * config.qk_head_dim)
+    attn += d * (config.kv_lora_rank + config.qk_rope_head_dim)
+    attn += config.kv_lora_rank * h * (config.qk_nope_head_dim + config.v_head_dim) + h * config.v_head_dim * d
+    expert = 3 * d * config.moe_intermediate_size
+    total = config.num_hidden_layers * attn + config.vocab_size * d  # lm_head (one embedding row is noise)
+    for layer in range(config.num_hidden_layers):
+        if config.is_moe_layer(layer):
+            e, k = config.n_routed_experts, config.num_experts_per_tok
+            touched = e * (1 - (1 - k / e) ** batch)
+            total += (touched + config.n_shared_experts) * expert + 2 * e * d  # router weights are fp32
+        else:
+            total += 3 * d * config.intermediate_size
+    cache = batch * context * config.num_hidden_layers * (config.kv_lora_rank + config.qk_rope_head_dim)
+    return (total + cache) * dtype_bytes
+
+
+# ---- the two implementations -----------------------------------------------------------
+
+def run_ours(model, batch, context, steps, prefill, device, graphs=False):
+    """(prefill tok/s or None, decode tok/s, cache bytes/token, peak bytes) for our engine.
+
+    graphs: decode through local_model.graphs.GraphedDecoder (CUDA graphs; eager elsewhere).
+    """
+    g = torch.Generator().manual_seed(batch * 7919 + context)
+    model(torch.zeros(1, 8, dtype=torch.long, device=device))  # warm-up: pages in mmap'd weights, kernels
+    with PeakMemory(device) as mem:
+        prefill_rows = batch if prefill else 1
+        cache = model.new_cache(batch, context + steps + 1)
+        ids = torch.randint(0, model.config.vocab_size, (prefill_rows, context), generator=g).to(device)
+        sync(device)
+        t = time.perf_counter()
+        if prefill_rows == batch:
+            logits = model(ids, cache, last_only=True)
+        else:  # prefill one row, replicate it: the decode speed does not depend on the cache contents
+            one = model.new_cache(1, context)
+            logits = model(ids, one, last_only=True).expand(batch, -1, -1)
+            cache.kv[:, :, :context] = one.kv[:, :1]
+            cache.lengths = [context] * batch
+            del one
+        sync(device)
+        prefill_tps = prefill_rows * context / (time.perf_counter() - t) if prefill else None
+        decode = model
+        if graphs:
+            from local_model.graphs import GraphedDecoder
+
+            decode = GraphedDecoder(model, cache)
+        token = logits[:, -1].argmax(-1, keepdim=True)
+        token = decode(token, cache)[:, -1].argmax(-1, keepdim=True)  # warm-up (and graph capture)
+        sync(device)
+        t = time.perf_counter()
+        for _ in range(steps):
+            token = decode(token, cache)[:, -1].argmax(-1, keepdim=True)
+        sync(device)
+        decode_tps = batch * steps / (time.perf_counter() - t)
+        per_token = cache.bytes_per_token()
+        del cache, logits
+    return prefill_tps, decode_tps, per_token, mem.peak
+
+
+def run_reference(model, batch, context, steps, prefill, device):
+    """The same for transformers' model (its default attention and experts implementation)."""
+    g = torch.Generator().manual_seed(batch * 7919 + context)
+    vocab = model.config.vocab_size
+    with torch.no_grad():
+        model(input_ids=torch.zeros(1, 8, dtype=torch.long, device=device))  # warm-up
+    with PeakMemory(device) as mem, torch.no_grad():
+        prefill_rows = batch if prefill else 1
+        ids = torch.randint(0, vocab, (prefill_rows, context), generator=g).to(device)
+        sync(device)
+        t = time.perf_counter()
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        sync(device)
+        prefill_tps = prefill_rows * context / (time.perf_counter() - t) if prefill else None
+        cache = out.past_key_values
+        if prefill_rows != batch:
+            cache.batch_repeat_interleave(batch)
+        per_token = sum(t.nbytes for layer in cache.layers for t in (layer.keys, layer.values)) / (batch * context)
+        token = out.logits[:, -1].argmax(-1, keepdim=True).expand(batch, 1).contiguous()
+        del out
+        token = model(input_ids=token, cache=cache, use_cache=True).logits[:, -1].argmax(-1, keepdim=True)
+        sync(device)
+        t = time.perf_counter()
+        for _ in range(steps):
+            token = model(input_ids=token, cache=cache, use_cache=True).logits[:, -1].argmax(-1, keepdim=True)
+        sync(device)
+        decode_tps = batch * steps / (time.perf_counter() - t)
+        del cache
+    return prefill_tps, decode_tps, per_token, mem.peak
+
+
+def build_checkpoint(config: dict, folder: Path, dtype: torch.dtype):
+    """A random checkpoint written by transformers (so both sides read the same weights)."""
+    from transformers import DeepseekV2Config, DeepseekV2ForCausalLM
+
+    torch.manual_seed(0)
+    hf = DeepseekV2ForCausalLM(DeepseekV2Config(**config))
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(0)
+        for name, p in hf.named_parameters():
+            if p.dim() == 1:
+                p.normal_(1.0, 0.1, generator=g)
+            else:
+                p.normal_(0.0, (1.0 if "embed_tokens" in name else p.shape[-1] ** -0.5), generator=g)
+    hf.to(dtype).save_pretrained(folder)
+    del hf
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    preset = ap.add_mutually_exclusive_group()
+    preset.add_argument("--small", action="store_true", help="a tiny config: a quick check that everything runs")
+    preset.add_argument("--gpu", action="store_true", help="DeepSeek-V2-Lite dimensions, random bf16 weights, CUDA")
+    ap.add_argument("--device", help="default: cuda with --gpu, else cpu")
+    ap.add_argument("--dtype", default=None, help="default: bfloat16 with --gpu, else float32")
+    ap.add_argument("--contexts", default=None, help="comma-separated (default 512,4096; --small 64,256)")
+    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--decode-tokens", type=int, default=None, help="timed decode steps (default 16; --gpu 64)")
+    ap.add_argument("--prefill-max-tokens", type=int, default=None,
+                    help="prefill a batch only up to this many tokens, else replicate one row (default 8192 on CPU)")
+    ap.add_argument("--no-reference", action="store_true", help="skip transformers (default with --gpu)")
+    ap.add_argument("--reference", action="store_true", help="run transformers also with --gpu")
+    ap.add_argument("--threads", type=int, help="torch CPU threads")
+    ap.add_argument("--no-cuda-graphs", action="store_true", help="on CUDA, decode eagerly (default: CUDA graphs)")
+    ap.add_argument("--json", type=Path, help="also write the rows here")
+    args = ap.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device or ("cuda" if args.gpu else "cpu"))
+    dtype = getattr(torch, args.dtype or ("bfloat16" if args.gpu else "float32"))
+    raw = SMALL if args.small else V2_LITE if args.gpu else ISSUE_CPU
+    config = ModelConfig.from_dict({"model_type": "deepseek_v2", **raw})
+    contexts = [int(c) for c in (args.contexts or ("64,256" if args.small else "512,4096")).split(",")]
+    batches = [int(b) for b in args.batches.split(",")]
+    steps = args.decode_tokens or (64 if args.gpu else 4 if args.small else 16)
+    prefill_max = args.prefill_max_tokens or (1 << 62 if device.type == "cuda" else 8192)
+    with_reference = args.reference or not (args.no_reference or args.gpu)
+
+    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
+          f"dtype {dtype}, config: hidden {config.hidden_size}, {config.num_hidden_layers} layers, "
+          f"{config.num_attention_heads} heads, kv_lora {config.kv_lora_rank}, {config.n_routed_experts} experts "
+          f"top-{config.num_experts_per_tok}, {config.n_shared_experts} shared, vocab {config.vocab_size}", flush=True)
+    bandwidth = read_bandwidth(device, gib=4.0 if device.type == "cuda" else 1.0)
+    print(f"memory read bandwidth: {bandwidth / 1e9:.1f} GB/s", flush=True)
+
+    impls = {}
+    tmp = tempfile.TemporaryDirectory(prefix="bench_local_engine_")
+    if with_reference:
+        from transformers import AutoModelForCausalLM
+
+        build_checkpoint(raw, Path(tmp.name), dtype)
+        impls["ours"] = (load_model(tmp.name, device=device, dtype=dtype), run_ours)
+        ref = AutoModelForCausalLM.from_pretrained(tmp.name, dtype=dtype).to(device).eval()
+        impls["transformers"] = (ref, run_reference)
+    else:
+        impls["ours"] = (random_model(config, device, dtype), run_ours)
+    graphs = device.type == "cuda" and not args.no_cuda_graphs
+
+    rows: list[Row] = []
+    dtype_bytes = torch.tensor([], dtype=dtype).element_size()
+    for context in contexts:
+        for batch in batches:
+            bound = batch * bandwidth / step_bytes(config, batch, context, dtype_bytes)
+            for name, (model, run) in impls.items():
+                prefill = batch * context <= prefill_max
+                extra = {"graphs": graphs} if run is run_ours else {}
+                p, d, c, peak = run(model, batch, context, steps, prefill, device, **extra)
+                rows.append(Row(name, batch, context, p, d, c, peak / 2**20, bound))
+                r = rows[-1]
+                print(f"  {name:12s} B={batch} ctx={context:5d}: prefill {_fmt(p)} tok/s, decode {d:8.2f} tok/s "
+                      f"({d / bound:5.1%} of bound {bound:.1f}), cache {c:,.0f} B/token, peak +{r.peak_mib:,.0f} MiB",
+                      flush=True)
+    print()
+    print(_table(rows, with_reference))
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
+    expected = (config.kv_lora_rank + config.qk_rope_head_dim) * config.num_hidden_layers * dtype_bytes
+    ours_cache = {r.cache_bytes_per_token for r in rows if r.impl == "ours"}
+    print(f"\ncache bytes/token expected (R + Dr) x layers x {dtype_bytes} = {expected:,}; ours: {sorted(ours_cache)}")
+    tmp.cleanup()
+    return 0
+
+
+def _fmt(x):
+    return f"{x:8.1f}" if x is not None else "       -"
+
+
+def _table(rows: list[Row], with_reference: bool) -> str:
+    head = "| batch | context | ours prefill | ours decode | bound | ours/bound |"
+    if with_reference:
+        head += " ref prefill | ref decode | prefill ours/ref | decode ours/ref | cache B/tok ours / ref | peak MiB ours / ref |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    ours = [r for r in rows if r.impl == "ours"]
+    refs = {(r.batch, r.context): r for r in rows if r.impl == "transformers"}
+    for r in ours:
+        line = (f"| {r.batch} | {r.context} | {_fmt(r.prefill_tps).strip()} | {r.decode_tps:.2f} | {r.bound_tps:.1f} | "
+                f"{r.decode_tps / r.bound_tps:.0%} |")
+        if with_reference and (ref := refs.get((r.batch, r.context))):
+            pr = f"{r.prefill_tps / ref.prefill_tps:.2f}x" if r.prefill_tps and ref.prefill_tps else "-"
+            line += (f" {_fmt(ref.prefill_tps).strip()} | {ref.decode_tps:.2f} | {pr} | "
+                     f"{r.decode_tps / ref.decode_tps:.2f}x | {r.cache_bytes_per_token:,.0f} / "
+                     f"{ref.cache_bytes_per_token:,.0f} | {r.peak_mib:,.0f} / {ref.peak_mib:,.0f} |")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

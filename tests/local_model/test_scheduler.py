@@ -1,0 +1,156 @@
+"""Continuous batching: the scheduler's row bookkeeping, and the engine's batched results held
+to one-at-a-time generation (and the prefill attention kernel it relies on held to naive)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from local_model import generate, load_model
+from local_model.engine import Engine, EngineConfig, PromptTooLong
+from local_model.sampling import SamplingParams
+from local_model.scheduler import Scheduler, Sequence
+from tests.local_model.lm_testing import PRESETS
+
+
+def _seq(n=3, **kw):
+    return Sequence(list(range(1, n + 1)), 4, SamplingParams(temperature=0), frozenset(), emit=lambda t: None,
+                    done=lambda r: None, **kw)
+
+
+def test_scheduler_keeps_rows_packed():
+    s = Scheduler(max_batch=3)
+    seqs = [_seq() for _ in range(4)]
+    for q in seqs:
+        s.add(q)
+    assert s.admit() == seqs[:3] and [q.row for q in seqs[:3]] == [0, 1, 2]
+    assert s.remove(seqs[0]) == (2, 0)  # the last row moves into the freed one
+    assert s.running == [seqs[2], seqs[1]] and seqs[2].row == 0
+    assert s.admit() == [seqs[3]] and seqs[3].row == 2
+    assert s.remove(seqs[3]) is None
+    seqs[1].cancelled = True
+    dropped, running = s.take_cancelled()
+    assert dropped == [] and running == [seqs[1]]
+
+
+@pytest.mark.parametrize("name", ["v2_lite", "v3"])
+def test_expanded_attention_equals_naive_with_and_without_masks(checkpoints, name):
+    model = load_model(checkpoints(name), dtype=torch.float64)
+    ids = torch.randint(0, PRESETS[name]["vocab_size"], (3, 11), generator=torch.Generator().manual_seed(3))
+    # float64 model, but the routed experts' output is float32 (as in the references): float32-level tolerance
+    torch.testing.assert_close(model(ids, mla="expanded"), model(ids, mla="naive"), atol=2e-5, rtol=0)
+    for impl in ("expanded", "naive"):  # a ragged chunk on top of a ragged cache needs the explicit mask
+        cache = model.new_cache(3, 32)
+        model(ids[:, :4], cache, seq_lens=[4, 2, 3], mla=impl)
+        out = model(ids[:, 4:], cache, seq_lens=[7, 5, 6], mla=impl)
+        if impl == "expanded":
+            expanded = out
+    torch.testing.assert_close(expanded, out, atol=2e-5, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from tests.local_model.lm_testing import make_checkpoint
+
+    path = make_checkpoint(tmp_path_factory.mktemp("engine"), "v2_lite", seed=7)[0]
+    return load_model(path, dtype=torch.float64)  # float64: batched and single runs pick the same argmax
+
+
+def test_batched_engine_equals_one_at_a_time(tiny):
+    prompts = [[5, 17, 3, 99], [7] * 9, [42, 1], [8, 8, 200, 31, 4, 12]]
+    greedy = SamplingParams(temperature=0)
+    expected = [list(generate(tiny, p, max_new_tokens=12, sampling=greedy)) for p in prompts]
+    engine = Engine(tiny, EngineConfig(max_batch=3, max_len=64)).start()  # 4 requests, 3 rows: one joins later
+    try:
+        results: list = [None] * len(prompts)
+
+        def run(i):
+            results[i] = list(engine.generate(prompts[i], max_new_tokens=12, sampling=greedy))
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(prompts))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert results == expected
+        assert engine.active == 0
+    finally:
+        engine.stop()
+
+
+def test_seeded_sampling_is_reproducible_and_stop_ids_end_a_sequence(tiny):
+    engine = Engine(tiny, EngineConfig(max_batch=2, max_len=64)).start()
+    try:
+        params = SamplingParams(temperature=1.0, top_p=0.9, seed=11)
+        a = list(engine.generate([1, 2, 3], max_new_tokens=10, sampling=params))
+        b = list(engine.generate([1, 2, 3], max_new_tokens=10, sampling=params))
+        assert a == b and len(a) == 10
+        stop = a[3]
+        c = list(engine.generate([1, 2, 3], max_new_tokens=10, sampling=params, stop_token_ids={stop}))
+        assert c == a[: a.index(stop)]
+    finally:
+        engine.stop()
+
+
+def test_cancel_frees_the_row_and_long_prompts_are_refused(tiny):
+    engine = Engine(tiny, EngineConfig(max_batch=1, max_len=48)).start()
+    try:
+        stream = engine.generate([1, 2, 3], max_new_tokens=40)
+        next(stream)
+        stream.close()  # the consumer walks away mid-generation
+        deadline = time.monotonic() + 10
+        while engine.active and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.active == 0
+        assert len(list(engine.generate([4, 5], max_new_tokens=3))) == 3  # the single row is free again
+        with pytest.raises(PromptTooLong):
+            engine.submit(Sequence(list(range(48)), 4, SamplingParams(), frozenset(), print, print))
+    finally:
+        engine.stop()
+
+
+def test_static_decode_step_equals_the_eager_one(tiny):
+    """The capturable step (device-held lengths, fixed kv bucket, padded rows) gives the eager logits."""
+    from local_model.graphs import GraphedDecoder, static_decode
+
+    lens = [5, 9, 3]
+    prompts = torch.randint(0, PRESETS["v2_lite"]["vocab_size"], (3, 9), generator=torch.Generator().manual_seed(4))
+    eager, static = tiny.new_cache(4, 32), tiny.new_cache(4, 32)
+    for cache in (eager, static):
+        tiny(prompts, cache.rows(0, 3), seq_lens=lens)
+    step = torch.tensor([[11], [12], [13]])
+    expected = tiny(step, eager.rows(0, 3))
+    padded = torch.cat([step, torch.zeros(1, 1, dtype=torch.long)])
+    got = static_decode(tiny, padded, torch.tensor(lens + [0]), static.kv, kv_len=16)[:3]
+    # (the routed experts' output is float32 whatever the model dtype: equal to float32 precision)
+    torch.testing.assert_close(got, expected, atol=2e-5, rtol=0)
+    torch.testing.assert_close(static.kv[:, :3, :10], eager.kv[:, :3, :10], atol=2e-5, rtol=0)
+    static.lengths = [n + 1 for n in lens] + [0]  # the caller advances the host-side lengths
+    # on CPU the graphed decoder simply decodes eagerly
+    decoder = GraphedDecoder(tiny, eager)
+    view = eager.rows(0, 3)
+    torch.testing.assert_close(decoder(step, view), tiny(step, static.rows(0, 3)), atol=2e-5, rtol=0)
+    assert decoder.failed and view.lengths == [7, 11, 5]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_graphed_decode_equals_eager_on_cuda(tmp_path):
+    from local_model.graphs import GraphedDecoder
+    from tests.local_model.lm_testing import make_checkpoint
+
+    model = load_model(make_checkpoint(tmp_path, "v3", seed=2)[0], device="cuda", dtype=torch.bfloat16)
+    a, b = model.new_cache(4, 300), model.new_cache(4, 300)
+    prompt = torch.randint(0, 320, (3, 7), device="cuda")
+    for cache in (a, b):
+        model(prompt, cache.rows(0, 3))
+    decoder = GraphedDecoder(model, b)
+    token = torch.randint(0, 320, (3, 1), device="cuda")
+    for _ in range(3):
+        eager, graphed = model(token, a.rows(0, 3)), decoder(token, b.rows(0, 3))
+        assert not decoder.failed
+        torch.testing.assert_close(graphed.float(), eager.float(), atol=5e-2, rtol=5e-2)
+        token = eager[:, -1].argmax(-1, keepdim=True)

@@ -1,0 +1,251 @@
+"""The OpenAI-compatible server, driven by the real `openai` SDK over loopback HTTP.
+
+A tiny random checkpoint and a tokenizer built here; float64 so that batched and one-at-a-time
+greedy runs pick the same tokens. Tool-call round trips use a model that emits a scripted
+token sequence (a random model never writes a tool call), through the real tokenizer, parser
+and HTTP stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+
+import pytest
+import torch
+
+pytest.importorskip("fastapi")
+openai = pytest.importorskip("openai")
+
+from local_model import load_model, load_tokenizer  # noqa: E402
+from local_model.engine import Engine, EngineConfig  # noqa: E402
+from local_model.server import create_app, start_in_thread  # noqa: E402
+from local_model.tool_calls import FAMILIES, detect_family, format_tool_call  # noqa: E402
+from tests.local_model.lm_testing import CHATML_TEMPLATE, DEEPSEEK_TEMPLATE, make_checkpoint, make_tokenizer  # noqa: E402
+
+TOOLS = [{"type": "function", "function": {"name": "read_file", "description": "Read a file.",
+                                           "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
+                                                          "required": ["path"]}}}]
+ARGS = '{\n  "path": "src/main.py",\n  "lines": [1, 2]\n}'
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = make_checkpoint(tmp_path_factory.mktemp("served"), "v2_lite", seed=5)[0]
+    make_tokenizer(path, DEEPSEEK_TEMPLATE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint):
+    return load_model(checkpoint, dtype=torch.float64)
+
+
+@contextlib.contextmanager
+def serving(model, tokenizer_path, **config):
+    tokenizer = load_tokenizer(tokenizer_path)
+    engine = Engine(model, EngineConfig(**{"max_batch": 4, "max_len": 256, **config})).start()
+    app = create_app(engine, tokenizer, "tiny", detect_family(tokenizer.chat_template))
+    server, url = start_in_thread(app)
+    try:
+        yield openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=60), engine, url
+    finally:
+        server.should_exit = True
+        engine.stop()
+
+
+@pytest.fixture(scope="module")
+def served(model, checkpoint):
+    with serving(model, checkpoint) as s:
+        yield s
+
+
+def _ask(client, text, **kw):
+    return client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": text}],
+                                          **{"temperature": 0, "max_tokens": 10, **kw})
+
+
+def _stream(client, text, **kw):
+    chunks = list(_ask(client, text, stream=True, **kw))
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    return content, finish, chunks
+
+
+def test_models(served):
+    client, _, _ = served
+    assert [m.id for m in client.models.list().data] == ["tiny"]
+
+
+def test_streamed_equals_non_streamed_and_usage_is_reported(served):
+    client, _, _ = served
+    full = _ask(client, "hello world")
+    content, finish, chunks = _stream(client, "hello world")
+    assert content == (full.choices[0].message.content or "")
+    assert finish == [full.choices[0].finish_reason]
+    assert full.usage.prompt_tokens > 3 and 1 <= full.usage.completion_tokens <= 10
+    assert chunks[-1].usage.completion_tokens == full.usage.completion_tokens  # usage on the final chunk
+    _, _, chunks = _stream(client, "hello world", stream_options={"include_usage": True})
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == full.usage.total_tokens
+
+
+def test_concurrent_requests_equal_one_at_a_time(served):
+    client, _, _ = served
+    prompts = ["the quick brown fox", "def add(a, b)", "hello", "tiny corpus for a tiny tokenizer", "lazy dog"]
+    alone = [_ask(client, p, max_tokens=12).choices[0].message.content for p in prompts]
+    together: list = [None] * len(prompts)
+
+    def run(i):
+        together[i] = _ask(client, prompts[i], max_tokens=12).choices[0].message.content
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(prompts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert together == alone
+
+
+def test_stop_string_and_seeded_sampling(served):
+    client, _, _ = served
+    text = _ask(client, "the quick brown fox", max_tokens=30).choices[0].message.content
+    assert len(text) > 6
+    stop = text[3:6]
+    cut = _ask(client, "the quick brown fox", max_tokens=30, stop=[stop])
+    assert cut.choices[0].message.content == text[: text.index(stop)]
+    assert cut.choices[0].finish_reason == "stop"
+    a = _ask(client, "hello", temperature=1.0, top_p=0.9, seed=3, max_tokens=15).choices[0].message.content
+    b = _ask(client, "hello", temperature=1.0, top_p=0.9, seed=3, max_tokens=15).choices[0].message.content
+    assert a == b
+
+
+@pytest.mark.parametrize("body, param", [
+    ({"temperature": 5}, "temperature"),
+    ({"n": 2}, "n"),
+    ({"max_tokens": 0}, "max_tokens"),
+    ({"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+    ({"messages": []}, "messages"),
+    ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+])
+def test_bad_requests_get_openai_shaped_400s(served, body, param):
+    client, _, _ = served
+    request = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], **body}
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(**request)
+    error = err.value.body
+    assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"]
+
+
+def test_too_long_prompt_and_unknown_path(served):
+    client, _, url = served
+    with pytest.raises(openai.BadRequestError) as err:
+        _ask(client, "hello world " * 200)
+    assert err.value.body["code"] == "context_length_exceeded"
+    with pytest.raises(openai.NotFoundError):
+        client.get("/nope", cast_to=object)
+
+
+class Slow(torch.nn.Module):
+    """The real model, 20 ms slower per forward: long enough to see a disconnect free its slot."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.inner = model
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
+
+    def forward(self, *args, **kw):
+        time.sleep(0.02)
+        return self.inner(*args, **kw)
+
+
+def test_client_disconnect_mid_stream_frees_the_slot(model, checkpoint):
+    with serving(Slow(model), checkpoint, max_batch=1) as (client, engine, _):
+        stream = _ask(client, "hello", stream=True, max_tokens=200, temperature=1.0)
+        for i, _chunk in enumerate(stream):
+            if i == 3:
+                break
+        stream.close()  # would otherwise generate for ~4 more seconds
+        deadline = time.monotonic() + 2
+        while engine.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert engine.active == 0
+        assert _ask(client, "hi", max_tokens=2).choices[0].finish_reason == "length"  # the one slot is free
+
+
+class Scripted(Slow):
+    """The real model whose last-position logits are forced to spell `script`, token by token."""
+
+    def __init__(self, model, script):
+        super().__init__(model)
+        self.script, self.prompt_len = script, {}
+
+    def forward(self, ids, cache, seq_lens=None, **kw):
+        before = cache.lengths
+        logits = self.inner(ids, cache, seq_lens, **kw).clone()
+        for b, n in enumerate(before):
+            row = cache._first + b
+            if n == 0:
+                self.prompt_len[row] = cache.lengths[b]
+            k = min(cache.lengths[b] - self.prompt_len[row], len(self.script) - 1)
+            logits[b, -1] = -1e9
+            logits[b, -1, self.script[k]] = 1e9
+        return logits
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("template", ["deepseek", "chatml"])
+def test_tool_call_round_trip(model, checkpoint, tmp_path, family, template):
+    tok_dir = make_tokenizer(tmp_path, DEEPSEEK_TEMPLATE if template == "deepseek" else CHATML_TEMPLATE)
+    tokenizer = load_tokenizer(tok_dir)
+    text = "Reading." + format_tool_call(family, "read_file", ARGS)
+    script = tokenizer.encode(text) + [tokenizer.token_to_id("<｜end▁of▁sentence｜>")]
+    with serving(Scripted(model, script), tok_dir, max_len=1024) as (client, _, _):
+        messages = [{"role": "user", "content": "show me main.py"}]
+        reply = client.chat.completions.create(model="tiny", messages=messages, tools=TOOLS, max_tokens=600)
+        choice = reply.choices[0]
+        assert choice.finish_reason == "tool_calls"
+        assert choice.message.content == "Reading."
+        [call] = choice.message.tool_calls
+        assert call.function.name == "read_file" and json.loads(call.function.arguments) == json.loads(ARGS)
+
+        chunks = list(client.chat.completions.create(model="tiny", messages=messages, tools=TOOLS, max_tokens=600,
+                                                     stream=True))
+        deltas = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+        assert [(d.index, d.function.name) for d in deltas] == [(0, "read_file")]
+        assert json.loads(deltas[0].function.arguments) == json.loads(ARGS)
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Reading."
+
+        # the call and its result go back in; the server renders them into the next prompt
+        history = messages + [
+            {"role": "assistant", "content": choice.message.content,
+             "tool_calls": [{"id": call.id, "type": "function",
+                             "function": {"name": call.function.name, "arguments": call.function.arguments}}]},
+            {"role": "tool", "tool_call_id": call.id, "content": "print('hi')"}]
+        again = client.chat.completions.create(model="tiny", messages=history, tools=TOOLS, max_tokens=600)
+        assert again.choices[0].message.tool_calls[0].function.name == "read_file"
+        # tool_choice "none": tools are neither offered nor parsed; the markers come back as text
+        plain = client.chat.completions.create(model="tiny", messages=messages, tools=TOOLS, tool_choice="none",
+                                               max_tokens=600)
+        assert plain.choices[0].message.tool_calls is None and "read_file" in plain.choices[0].message.content
+
+
+@pytest.mark.parametrize("template", ["deepseek", "chatml"])
+def test_tools_are_rendered_into_the_prompt(tmp_path, template):
+    from local_model.chat import build_prompt
+
+    tok_dir = make_tokenizer(tmp_path, DEEPSEEK_TEMPLATE if template == "deepseek" else CHATML_TEMPLATE)
+    tokenizer = load_tokenizer(tok_dir)
+    family = detect_family(tokenizer.chat_template)
+    prompt = tokenizer.decode(build_prompt(tokenizer, family, [{"role": "user", "content": "hi"}], TOOLS),
+                              skip_special_tokens=False)
+    assert '"read_file"' in prompt or "### read_file" in prompt
+    assert "Read a file." in prompt
+    if template == "chatml":  # the template knows no tools: our family section in the system message
+        assert prompt.startswith("<|im_start|>system\n") and "<tool_call>" in prompt

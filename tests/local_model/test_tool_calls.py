@@ -1,0 +1,111 @@
+"""Tool-call parsing on exact strings in each family's format, whole and streamed piece by piece."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local_model.tool_calls import (FAMILIES, ParsedToolCall, ToolCallParser, detect_family, format_tool_call,
+                                    parse_tool_calls, tools_prompt)
+
+MULTILINE_ARGS = '{\n  "path": "src/app.py",\n  "content": "def f():\\n    return {\\"a\\": 1}\\n"\n}'
+
+EXACT = {
+    "deepseek_v3": (
+        "Let me look.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>write_file\n```json\n"
+        + MULTILINE_ARGS + "\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>read_file\n"
+        '```json\n{"path": "a.txt"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>'
+    ),
+    "deepseek_v31": (
+        "Let me look.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>write_file<｜tool▁sep｜>" + MULTILINE_ARGS
+        + '<｜tool▁call▁end｜><｜tool▁call▁begin｜>read_file<｜tool▁sep｜>{"path": "a.txt"}<｜tool▁call▁end｜>'
+        "<｜tool▁calls▁end｜>"
+    ),
+    "kimi_k2": (
+        "Let me look.<|tool_calls_section_begin|><|tool_call_begin|>functions.write_file:0<|tool_call_argument_begin|>"
+        + MULTILINE_ARGS + '<|tool_call_end|><|tool_call_begin|>functions.read_file:1<|tool_call_argument_begin|>'
+        '{"path": "a.txt"}<|tool_call_end|><|tool_calls_section_end|>'
+    ),
+    "hermes": (
+        'Let me look.<tool_call>\n{"name": "write_file", "arguments": ' + MULTILINE_ARGS + '}\n</tool_call>\n'
+        '<tool_call>\n{"name": "read_file", "arguments": {"path": "a.txt"}}\n</tool_call>'
+    ),
+}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_exact_strings_with_multiline_arguments(family):
+    text, calls = parse_tool_calls(EXACT[family])
+    assert text.strip() == "Let me look."
+    assert [c.name for c in calls] == ["write_file", "read_file"]
+    assert json.loads(calls[0].arguments) == {"path": "src/app.py", "content": 'def f():\n    return {"a": 1}\n'}
+    assert json.loads(calls[1].arguments) == {"path": "a.txt"}
+    if family == "kimi_k2":
+        assert [c.id for c in calls] == ["functions.write_file:0", "functions.read_file:1"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("step", [1, 3, 7])
+def test_streamed_in_small_pieces_gives_the_same(family, step):
+    source = EXACT[family] + " done"
+    parser = ToolCallParser()
+    out = []
+    for i in range(0, len(source), step):
+        out += parser.feed(source[i : i + step])
+    out += parser.finish()
+    text = "".join(p for p in out if isinstance(p, str))
+    calls = [p for p in out if isinstance(p, ParsedToolCall)]
+    assert text.replace("\n", "") == "Let me look. done"
+    assert [c.name for c in calls] == ["write_file", "read_file"]
+    # no marker text ever leaks into the visible text
+    assert "<" not in text and "｜" not in text
+
+
+def test_a_call_is_released_as_soon_as_it_closes():
+    parser = ToolCallParser()
+    first_end = EXACT["deepseek_v31"].index("<｜tool▁call▁end｜>") + len("<｜tool▁call▁end｜>")
+    out = parser.feed(EXACT["deepseek_v31"][:first_end])
+    assert [p.name for p in out if isinstance(p, ParsedToolCall)] == ["write_file"]
+
+
+def test_plain_text_passes_through_and_a_partial_marker_is_held():
+    parser = ToolCallParser()
+    assert parser.feed("a < b and <tool") == ["a < b and "]
+    assert parser.feed("box>") == ["<toolbox>"]
+    assert parser.finish() == []
+
+
+def test_unterminated_and_malformed_calls_still_come_back():
+    text, calls = parse_tool_calls('ok <tool_call>{"name": "run", "arguments": {"cmd": "ls"')
+    assert text == "ok " and calls[0].name == "run"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(calls[0].arguments)  # malformed: the agent reports it to the model
+    _, calls = parse_tool_calls("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>ls<｜tool▁sep｜>{}")
+    assert calls == [ParsedToolCall("ls", "{}")]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_format_round_trips(family):
+    args = json.dumps({"q": "x\ny"}, indent=2)
+    _, calls = parse_tool_calls(format_tool_call(family, "search", args))
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [("search", {"q": "x\ny"})]
+
+
+def test_detect_family():
+    v3 = "{{'<｜tool▁call▁begin｜>' + 'function' + '<｜tool▁sep｜>' + tool['function']['name']}}"
+    v31 = "{{'<｜tool▁call▁begin｜>' + tool['function']['name'] + '<｜tool▁sep｜>' + tool['function']['arguments']}}"
+    assert detect_family(v3) == "deepseek_v3"
+    assert detect_family(v31) == "deepseek_v31"
+    assert detect_family("{{ '<|tool_calls_section_begin|>' }}") == "kimi_k2"
+    assert detect_family("<|im_start|>") == "hermes"
+    assert detect_family(None, ["<|tool_calls_section_begin|>"]) == "kimi_k2"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_tools_prompt_names_every_tool_and_the_format(family):
+    tools = [{"type": "function", "function": {"name": "read_file", "description": "Read a file.",
+                                               "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]
+    prompt = tools_prompt(family, tools)
+    assert "read_file" in prompt and "Read a file." in prompt and '"path"' in prompt
+    assert format_tool_call(family, "NAME", '{"ARGUMENT": "VALUE"}') in prompt
