@@ -1,24 +1,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def result(self) -> dict:
-        return json.loads(self.stdout.strip().splitlines()[-1])
+from tests.ama_cli import Run, isolated_env, run_ama
 
 
 @pytest.fixture
@@ -30,14 +18,11 @@ def ama_home(tmp_path) -> Path:
 
 @pytest.fixture
 def ama(ama_home):
-    """Run the real `ama` CLI as a subprocess, with AMA_HOME in a temp dir."""
+    """Run the real `ama` CLI as a subprocess, with all its state and config under tmp."""
     def run(*args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 60) -> Run:
-        full_env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("ANTHROPIC_", "OPENAI_", "AMA_"))}
-        full_env.update(AMA_HOME=str(ama_home), **(env or {}))
-        proc = subprocess.run([sys.executable, "-m", "agent", *args], input=stdin or "",
-                              capture_output=True, text=True, env=full_env, timeout=timeout)
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+        full_env = isolated_env(ama_home.parent / "ama-env", env)
+        full_env["AMA_HOME"] = str(ama_home)
+        return run_ama(args, full_env, stdin or "", timeout)
     return run
 
 

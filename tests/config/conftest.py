@@ -5,22 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def result(self) -> dict:
-        return json.loads(self.stdout.strip().splitlines()[-1])
+from tests.ama_cli import Run, isolated_env, run_ama
 
 
 @pytest.fixture
@@ -45,19 +34,13 @@ def user_config(home) -> Path:
     return path
 
 
-def env_for(home: Path, extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "AMA_"))}
-    env.update(AMA_HOME=str(home / "ama"), XDG_CONFIG_HOME=str(home / "xdg"), HOME=str(home),
-               **(extra or {}))
-    return env
+env_for = isolated_env
 
 
 @pytest.fixture
 def ama(home):
     def run(*args: str, env: dict | None = None, timeout: float = 60, stdin: str = "") -> Run:
-        proc = subprocess.run([sys.executable, "-m", "agent", *args], input=stdin,
-                              capture_output=True, text=True, env=env_for(home, env), timeout=timeout)
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+        return run_ama(args, isolated_env(home, env), stdin, timeout)
     return run
 
 

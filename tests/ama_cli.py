@@ -1,0 +1,36 @@
+"""Running the real `ama` CLI as a subprocess, for the end-to-end tests."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def result(self) -> dict:
+        """The result object: the last line of stdout (json and stream-json formats)."""
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+def isolated_env(home: Path, extra: dict | None = None) -> dict:
+    """The environment without provider keys or AMA_* settings, with every place ama
+    keeps state (AMA_HOME) or reads config (XDG_CONFIG_HOME, HOME) under `home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "AMA_"))}
+    env.update(AMA_HOME=str(home / "ama"), XDG_CONFIG_HOME=str(home / "xdg"), HOME=str(home),
+               **(extra or {}))
+    return env
+
+
+def run_ama(args: tuple[str, ...], env: dict, stdin: str = "", timeout: float = 60) -> Run:
+    proc = subprocess.run([sys.executable, "-m", "agent", *args], input=stdin,
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
