@@ -6,6 +6,7 @@ tools, system prompt, permissions, the Agent, and how to apply a change set.
 from __future__ import annotations
 
 import os
+import shlex
 import threading
 import time
 from dataclasses import dataclass
@@ -122,6 +123,19 @@ def open_sandbox(kind: str | None, ws: "Workspace", opts: "RunOptions", session_
         raise SandboxError(f"could not start the {kind or 'default'} sandbox: {e}") from e
 
 
+def _start_in_subdir(sandbox, ws: "Workspace", cwd: Path) -> str:
+    """When ama was started below the repo's top, the shell starts in that directory too.
+    Returns the directory relative to the top ("" at the top)."""
+    try:
+        rel = cwd.relative_to(ws.user_root).as_posix()
+    except ValueError:
+        return ""
+    if rel in ("", ".") or not (ws.tree / rel).is_dir():
+        return ""
+    sandbox.exec(f"cd -- {shlex.quote(rel)}", timeout=10)
+    return rel
+
+
 def open_session(opts: "RunOptions", session_id: str, emit: ev.EventSink,
                  cancel: threading.Event) -> SessionSetup:
     from tools.base import ToolContext
@@ -132,6 +146,9 @@ def open_session(opts: "RunOptions", session_id: str, emit: ev.EventSink,
     for notice in getattr(opts.config, "notices", ()):   # e.g. an untrusted project config
         emit(ev.Notice("warning", notice))
     model = resolve_model(opts.model, {"cwd": str(cwd), **opts.model_options})
+    if opts.limits.max_cost_usd is not None and getattr(model, "price", False) is None:
+        emit(ev.Notice("warning", f"no price is known for {opts.model}, so --max-cost cannot stop "
+                                  f"this run; add its prices under [prices] in your config"))
     try:
         permissions = Permissions.from_lists(allow=opts.allowed_tools, deny=opts.disallowed_tools,
                                              ask=opts.ask_tools, mode=opts.permission_mode,
@@ -144,6 +161,7 @@ def open_session(opts: "RunOptions", session_id: str, emit: ev.EventSink,
     except BaseException:
         ws.cleanup()
         raise
+    subdir = _start_in_subdir(sandbox, ws, cwd)
     permissions.sandboxed = sandbox.kind != "local"
     if sandbox.kind == "local":
         emit(ev.Notice("warning", "sandbox 'local': commands run on this machine without "
@@ -152,7 +170,7 @@ def open_session(opts: "RunOptions", session_id: str, emit: ev.EventSink,
                            root=str(ws.user_root), resumed=bool(opts.resume)))
     tools = default_tools(cache_dir=ama_home() / "cache" / "repomap", cache_key=str(ws.user_root))
     prompt = render("system.md", workdir=sandbox.workdir, sandbox=sandbox.kind,
-                    network=opts.network, date=time.strftime("%Y-%m-%d"),
+                    network=opts.network, date=time.strftime("%Y-%m-%d"), subdir=subdir,
                     memory=memory_for(ws.user_root, cwd, opts.trusted),
                     context=first_context(opts, ws.tree, ws.user_root, emit))
     ctx = ToolContext(root=ws.tree, sandbox=sandbox, cancel=cancel)

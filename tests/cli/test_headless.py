@@ -102,3 +102,27 @@ def test_non_git_folder(ama, tmp_path, script):
     assert r.code == 0, r.stderr
     assert (folder / "calc.py").read_text().endswith("a + b\n")
     assert not (folder / ".git").exists()
+
+
+def test_started_in_a_subdirectory_the_shell_starts_there(ama, repo, script):
+    sub = repo / "pkg" / "inner"
+    sub.mkdir(parents=True)
+    (sub / "mod.py").write_text("x = 1\n")
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    pwd = {"tool_calls": [{"name": "shell", "arguments": {"command": "pwd; ls"}}]}
+    r = ama("-p", "where am I", "--model", script(pwd, DONE), "--cwd", str(sub), "--sandbox", "local",
+            "--output-format", "stream-json")
+    assert r.code == 0, r.stderr
+    out = next(json.loads(x) for x in r.stdout.splitlines() if json.loads(x)["type"] == "tool_result")
+    first_line = out["output"].splitlines()[0]
+    assert first_line.endswith("/tree/pkg/inner") and "mod.py" in out["output"]
+
+
+def test_max_cost_with_an_unpriced_model_says_it_cannot_stop_the_run(ama, repo, tmp_path):
+    # a loopback Chat Completions server answering one plain-text turn
+    from tests.models.wire_servers import Reply, ScriptedServer, openai_turn
+    with ScriptedServer([Reply(frames=openai_turn(text=["hello"]))]) as server:
+        r = ama("-p", "hi", "--model", f"openai-compat:no-such-price@{server.url}/v1",
+                "--cwd", str(repo), "--sandbox", "local", "--max-cost", "1", "--output-format", "json")
+    assert r.code == 0, r.stderr
+    assert "no price is known for openai-compat:no-such-price" in r.stderr
