@@ -76,9 +76,11 @@ def settle(kw: dict[str, Any], *, trust: bool = False, extra: list[str] | None =
 
 
 def _resume_id(root: Path, continue_: bool, resume: Optional[str]) -> str | None:
-    from agent.sessions import _same, find_session, latest_session
     if continue_ and resume:
         raise BadInput("give --continue or --resume ID, not both")
+    if not continue_ and resume is None:
+        return None
+    from agent.sessions import _same, find_session, latest_session
     if continue_ or resume == "":
         return latest_session(root).id
     if resume is None:
