@@ -31,7 +31,8 @@ from .config import ModelConfig
 from .layers import RMSNorm, apply_rope
 
 MLA_IMPLS = ("auto", "absorbed", "naive", "expanded")
-PREFILL_CHUNK = 1024  # queries per score block on CPU: bounds the [B, H, chunk, T] scores in memory
+PREFILL_CHUNK = 256  # queries per score block on CPU: bounds the [B, H, chunk, T] scores; smaller blocks skip more
+# of the causal triangle (keys after the block's last query are never scored): 256 beat 512 and 1024 here
 
 
 class MLA(nn.Module):
@@ -147,8 +148,9 @@ class MLA(nn.Module):
             scores = torch.matmul(q[:, :, s0:s1], k[:, :, :t1].transpose(-1, -2)).float()
             if mask is not None:
                 scores.masked_fill_(~mask[:, None, s0:s1], float("-inf"))
-            elif seqlen > 1:
-                scores.masked_fill_(~end_aligned_causal_mask(s1 - s0, t1, q.device), float("-inf"))
+            elif seqlen > 1:  # keys before t1 - n are visible to every query of the block: mask only the last n
+                n = s1 - s0
+                scores[..., t1 - n :].masked_fill_(~end_aligned_causal_mask(n, n, q.device), float("-inf"))
             chunk = torch.matmul(scores.softmax(dim=-1).to(v.dtype), v[:, :, :t1])
             if out is None:
                 return chunk.transpose(1, 2)
