@@ -34,3 +34,17 @@ def run_ama(args: tuple[str, ...], env: dict, stdin: str = "", timeout: float = 
     proc = subprocess.run([sys.executable, "-m", "agent", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=timeout)
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def commit_all(repo: Path, message: str = "init") -> None:
+    """`git init` (if needed), add everything and commit, with a throwaway identity."""
+    for args in (["init", "-q"], ["add", "-A"],
+                 ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def write_script(directory: Path, turns: tuple[dict, ...], name: str = "s.jsonl") -> str:
+    """Write a `script:` session file, one turn a line; returns the --model value."""
+    path = directory / name
+    path.write_text("".join(json.dumps(t) + "\n" for t in turns))
+    return f"script:{path}"

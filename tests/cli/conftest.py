@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.ama_cli import Run, isolated_env, run_ama
+from tests.ama_cli import Run, commit_all, isolated_env, run_ama, write_script
 
 
 @pytest.fixture
@@ -32,20 +30,14 @@ def repo(tmp_path) -> Path:
     r.mkdir()
     (r / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     (r / "README.md").write_text("calc\n")
-    for args in (["init", "-q"], ["add", "-A"],
-                 ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"]):
-        subprocess.run(["git", "-C", str(r), *args], check=True)
+    commit_all(r)
     return r
 
 
 @pytest.fixture
 def script(tmp_path):
     """Write a script: session file from a list of turns; returns the --model value."""
-    def make(*turns: dict, name: str = "s.jsonl") -> str:
-        path = tmp_path / name
-        path.write_text("".join(json.dumps(t) + "\n" for t in turns))
-        return f"script:{path}"
-    return make
+    return lambda *turns, name="s.jsonl": write_script(tmp_path, turns, name)
 
 
 FIX = {"text": "fixing", "tool_calls": [{"name": "edit_file", "arguments": {

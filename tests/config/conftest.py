@@ -2,14 +2,12 @@
 subprocess with AMA_HOME, XDG_CONFIG_HOME and HOME in temp dirs; a git repo; scripts."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.ama_cli import Run, isolated_env, run_ama
+from tests.ama_cli import Run, commit_all, isolated_env, run_ama, write_script
 
 
 @pytest.fixture
@@ -54,18 +52,12 @@ def repo(tmp_path) -> Path:
 
 
 def commit(r: Path) -> None:
-    for args in (["init", "-q"], ["add", "-A"],
-                 ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "c"]):
-        subprocess.run(["git", "-C", str(r), *args], check=True, capture_output=True)
+    commit_all(r, "c")
 
 
 @pytest.fixture
 def script(tmp_path):
-    def make(*turns: dict, name: str = "s.jsonl") -> str:
-        path = tmp_path / name
-        path.write_text("".join(json.dumps(t) + "\n" for t in turns))
-        return f"script:{path}"
-    return make
+    return lambda *turns, name="s.jsonl": write_script(tmp_path, turns, name)
 
 
 DONE = {"text": "Done."}
