@@ -16,9 +16,9 @@ from typing import Any, Iterator, Mapping
 import anthropic
 
 from agent.errors import BadInput
-from agent.models.http_errors import ProviderHints, classify
+from agent.models.http_errors import ProviderHints, RetryingStream
 from agent.models.pricing import Price, context_window_for, price_for, priced_usage
-from agent.models.retry import IncompleteStream, RetryPolicy, stream_with_retries
+from agent.models.retry import IncompleteStream, RetryPolicy
 from agent.models.tool_args import make_tool_call
 from agent.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
                          ThinkingDelta, ToolCallDelta, ToolCallDone, ToolSpec)
@@ -38,7 +38,7 @@ def create(rest: str, options: dict) -> "AnthropicModel":
     return AnthropicModel(rest, api_key=api_key, base_url=base_url, options=options)
 
 
-class AnthropicModel:
+class AnthropicModel(RetryingStream):
     """A Claude model. `stream` yields one assistant turn as `ModelEvent`s."""
 
     def __init__(self, model: str, *, api_key: str, base_url: str, options: Mapping[str, Any]):
@@ -53,12 +53,6 @@ class AnthropicModel:
         self.client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, max_retries=0,
             timeout=anthropic.Timeout(timeout, connect=min(timeout, 10.0)))
-
-    def stream(self, messages: list[Message], tools: list[ToolSpec],
-               settings: ModelSettings) -> Iterator[ModelEvent]:
-        request = self.request(messages, tools, settings)
-        return stream_with_retries(lambda: self._attempt(request),
-                                   lambda exc: classify(exc, self.hints), self.policy)
 
     def request(self, messages: list[Message], tools: list[ToolSpec],
                 settings: ModelSettings) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import json
 import uuid
 from typing import Any, Iterator, Mapping
 
-from agent.models.http_errors import ProviderHints, classify
+from agent.models.http_errors import ProviderHints, RetryingStream
 from agent.models.pricing import Price, priced_usage
-from agent.models.retry import IncompleteStream, RetryPolicy, stream_with_retries
+from agent.models.retry import IncompleteStream, RetryPolicy
 from agent.models.text_tool_calls import TextCallFilter
 from agent.models.tool_args import make_tool_call
 from agent.types import (Done, Message, ModelEvent, ModelSettings, TextDelta, ThinkingDelta,
@@ -23,7 +23,7 @@ FINISH_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call":
                   "length": "max_tokens"}
 
 
-class ChatCompletionsModel:
+class ChatCompletionsModel(RetryingStream):
     """A model behind a Chat Completions endpoint.
 
     name:            the full spec string.
@@ -42,12 +42,6 @@ class ChatCompletionsModel:
         self.price, self.context_window, self.policy = price, context_window, policy
         self.token_param, self.reasoning_effort = token_param, reasoning_effort
         self.text_tool_calls = text_tool_calls
-
-    def stream(self, messages: list[Message], tools: list[ToolSpec],
-               settings: ModelSettings) -> Iterator[ModelEvent]:
-        request = self.request(messages, tools, settings)
-        return stream_with_retries(lambda: self._attempt(request),
-                                   lambda exc: classify(exc, self.hints), self.policy)
 
     def request(self, messages: list[Message], tools: list[ToolSpec],
                 settings: ModelSettings) -> dict[str, Any]:

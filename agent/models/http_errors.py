@@ -8,7 +8,7 @@ library's `TransportError`. This module reads them by shape, so it imports no SD
 from __future__ import annotations
 
 from dataclasses import dataclass
-from agent.models.retry import Failure, IncompleteStream, parse_retry_after
+from agent.models.retry import Failure, IncompleteStream, parse_retry_after, stream_with_retries
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 RETRYABLE_ERROR_TYPES = {"overloaded_error", "api_error", "rate_limit_error", "server_error",
@@ -111,3 +111,14 @@ def _context_failure(detail: str, hints: ProviderHints) -> Failure:
                           f"({detail}). Start a new session or compact this one (/compact), "
                           f"or lower max_tokens (the output budget) in config.")
 
+
+
+class RetryingStream:
+    """`Model.stream` for a provider that has `request(messages, tools, settings)`, a
+    single-try `_attempt(request)` generator, `hints` and `policy`: each turn is the one
+    request, retried as `stream_with_retries` allows."""
+
+    def stream(self, messages, tools, settings):
+        request = self.request(messages, tools, settings)
+        return stream_with_retries(lambda: self._attempt(request),
+                                   lambda exc: classify(exc, self.hints), self.policy)
