@@ -175,11 +175,11 @@ class Agent:
         self.emit(ev.ToolCallProposed(call.id, call.name, dict(call.arguments)))
         started = time.monotonic()
         try:
-            tool, args = self._prepare(call)
+            tool, args, mutating = self._prepare(call)
             try:
                 result = tool.run(args, self.ctx)
             finally:  # checkpoint even when the tool failed halfway
-                if self._mutated and self.on_mutation is not None:
+                if mutating and self.on_mutation is not None:
                     self.on_mutation(call)
         except ToolError as e:
             self.emit(ev.ToolFinished(call.id, call.name, e.message, True,
@@ -194,8 +194,8 @@ class Agent:
         return Message("tool", result.output, tool_call_id=call.id, name=call.name)
 
     def _prepare(self, call: ToolCall):
-        """Look up, validate and permission-check a call; ToolError if it must not run."""
-        self._mutated = False
+        """Look up, validate and permission-check a call: (tool, args, mutating), or a
+        ToolError if it must not run."""
         if call.arguments_error:
             raise ToolError(f"the arguments of {call.name} were not valid JSON "
                             f"({call.arguments_error}); send them again as one JSON object")
@@ -224,8 +224,7 @@ class Agent:
             self.emit(ev.PermissionDenied(call.id, call.name, dict(call.arguments), reason))
             raise ToolError(f"permission denied: {reason}. Do not retry this call; "
                             f"find another way or tell the user what you needed")
-        self._mutated = mutating
-        return tool, args
+        return tool, args, mutating
 
     def _answer_interrupted(self, calls) -> None:
         for call in calls:
