@@ -25,9 +25,9 @@ from typing import Any, TextIO
 
 from agent import events as ev
 from agent.errors import AmaError, Interrupted
-from agent.headless import (EXIT_CODES, RunOptions, _change_set, _install_interrupt,
-                            _progress_printer, _result_object, _turns, _write_line,
-                            _write_result)
+from agent.headless import (EXIT_CODES, RunOptions, change_set_or_none, install_interrupt,
+                            progress_printer, result_object, count_turns, write_line,
+                            write_result)
 from agent.loop import Outcome
 from agent.session import SessionLog, new_session_id
 from agent.setup import SessionSetup, check_inputs, open_session
@@ -71,7 +71,7 @@ def run_attempts(opts: RunOptions, out: TextIO, err: TextIO) -> int:
     applied: dict[str, Any] | None = None
     winner: Attempt | None = None
     shown: Attempt | None = None
-    restore = _install_interrupt(cancel)
+    restore = install_interrupt(cancel)
     try:
         check_inputs(opts)  # bad flags fail once, before N sessions start
         _race(opts, attempts, cancel, lock, out, err)
@@ -101,14 +101,14 @@ def run_attempts(opts: RunOptions, out: TextIO, err: TextIO) -> int:
     finally:
         restore()
         _cleanup(attempts, opts, winner)
-    result = _result_object(opts, session_id, outcome, shown.setup if shown else None,
+    result = result_object(opts, session_id, outcome, shown.setup if shown else None,
                             shown.changes if shown else {"files": [], "patch": ""}, applied,
                             time.monotonic() - started)
     _add_attempts(result, attempts, opts, winner)
     log.write(result)
     log.close()
     with lock:
-        _write_result(out, opts.output_format, result)
+        write_result(out, opts.output_format, result)
     code = EXIT_CODES.get(outcome.subtype, 1)
     if outcome.error is not None and outcome.subtype not in EXIT_CODES:
         code = outcome.error.exit_code
@@ -175,7 +175,7 @@ def _run_one(opts: RunOptions, a: Attempt, lock: threading.Lock, out: TextIO, er
     """One attempt from start to change set. Never raises: the outcome says what happened."""
     started = time.monotonic()
     log = SessionLog(a.session_id)
-    emit = ev.fan_out(log, _progress_printer(_Prefixed(err, f"[attempt {a.index}] ", lock)),
+    emit = ev.fan_out(log, progress_printer(_Prefixed(err, f"[attempt {a.index}] ", lock)),
                       *([_tagged_lines(out, a.index, lock)] if opts.output_format == "stream-json"
                         else []))
     try:
@@ -184,7 +184,7 @@ def _run_one(opts: RunOptions, a: Attempt, lock: threading.Lock, out: TextIO, er
         a_opts = dataclasses.replace(opts, model_options={**opts.model_options, "attempt": a.index})
         a.setup = open_session(a_opts, a.session_id, emit, a.cancel)
         outcome = a.setup.agent.run(opts.task)
-        a.cs = _change_set(a.setup, emit)
+        a.cs = change_set_or_none(a.setup, emit)
         if a.cs is not None:
             a.changes = a.cs.summary()
             emit(ev.ChangeSetReady(tuple(a.changes["files"]), a.changes["patch"]))
@@ -195,12 +195,12 @@ def _run_one(opts: RunOptions, a: Attempt, lock: threading.Lock, out: TextIO, er
             outcome = Outcome("error_permission_denied", outcome.result, outcome.num_turns)
     except AmaError as e:
         emit(ev.ErrorEvent(e.message, e.subtype))
-        outcome = Outcome(e.subtype, e.message, _turns(a.setup), error=e)
+        outcome = Outcome(e.subtype, e.message, count_turns(a.setup), error=e)
     except Exception as e:  # a bug: this attempt fails, the others go on
         log.write({"type": "traceback", "text": traceback.format_exc()})
         message = f"internal error: {type(e).__name__}: {e} (details in {log.path})"
         emit(ev.ErrorEvent(message, "error_during_execution"))
-        outcome = Outcome("error_during_execution", message, _turns(a.setup))
+        outcome = Outcome("error_during_execution", message, count_turns(a.setup))
     finally:
         if a.setup is not None:  # containers are dear: close each as soon as it is done
             _quietly(a.setup.sandbox.close)
@@ -208,7 +208,7 @@ def _run_one(opts: RunOptions, a: Attempt, lock: threading.Lock, out: TextIO, er
     a.duration = time.monotonic() - started
     a.finished_at = time.monotonic()
     # Each attempt's log is a whole session, ending in its own result object.
-    log.write(_result_object(opts, a.session_id, outcome, a.setup, a.changes, None, a.duration))
+    log.write(result_object(opts, a.session_id, outcome, a.setup, a.changes, None, a.duration))
     log.close()
 
 
@@ -234,7 +234,7 @@ def _quietly(fn) -> None:
 
 def _entry(opts: RunOptions, a: Attempt) -> dict[str, Any]:
     """One attempt's entry in the result object's `attempts` list."""
-    base = _result_object(opts, a.session_id, a.outcome, a.setup, a.changes, None, a.duration)
+    base = result_object(opts, a.session_id, a.outcome, a.setup, a.changes, None, a.duration)
     return {
         "type": "attempt",
         "attempt": a.index,
@@ -297,5 +297,5 @@ def _tagged_lines(out: TextIO, index: int, lock: threading.Lock) -> ev.EventSink
     """stream-json: each attempt's events, one a line, tagged with `attempt`."""
     def emit(e: ev.Event) -> None:
         with lock:
-            _write_line(out, {**e.to_dict(), "attempt": index})
+            write_line(out, {**e.to_dict(), "attempt": index})
     return emit

@@ -75,20 +75,20 @@ def run_headless(opts: RunOptions, out: TextIO = sys.stdout, err: TextIO = sys.s
     started = time.monotonic()
     session_id = opts.resume or new_session_id()   # a resumed session appends to its log
     log = SessionLog(session_id)
-    sinks = [log, _progress_printer(err)]
+    sinks = [log, progress_printer(err)]
     if opts.output_format == "stream-json":
-        sinks.append(lambda e: _write_line(out, e.to_dict()))
+        sinks.append(lambda e: write_line(out, e.to_dict()))
     emit = ev.fan_out(*sinks)
     setup: SessionSetup | None = None
     outcome: Outcome
     changes: dict[str, Any] = {"files": [], "patch": ""}
     applied: dict[str, Any] | None = None
     cancel = threading.Event()
-    restore = _install_interrupt(cancel)
+    restore = install_interrupt(cancel)
     try:
         setup = open_session(opts, session_id, emit, cancel)
         outcome = setup.agent.run(opts.task)
-        cs = _change_set(setup, emit)
+        cs = change_set_or_none(setup, emit)
         if cs is not None:
             changes = cs.summary()
             emit(ev.ChangeSetReady(tuple(changes["files"]), changes["patch"]))
@@ -106,32 +106,32 @@ def run_headless(opts: RunOptions, out: TextIO = sys.stdout, err: TextIO = sys.s
             outcome = Outcome("error_permission_denied", outcome.result, outcome.num_turns)
     except AmaError as e:
         emit(ev.ErrorEvent(e.message, e.subtype))
-        outcome = Outcome(e.subtype, e.message, _turns(setup), error=e)
+        outcome = Outcome(e.subtype, e.message, count_turns(setup), error=e)
     except Exception as e:  # a bug: still end with a result object that says so
         log.write({"type": "traceback", "text": traceback.format_exc()})
         message = f"internal error: {type(e).__name__}: {e} (details in {log.path})"
         emit(ev.ErrorEvent(message, "error_during_execution"))
-        outcome = Outcome("error_during_execution", message, _turns(setup))
+        outcome = Outcome("error_during_execution", message, count_turns(setup))
     finally:
         restore()
         if setup is not None:
             setup.close(keep=opts.keep_workspace or (opts.apply == "patch" and bool(changes["files"])))
-    result = _result_object(opts, session_id, outcome, setup, changes, applied,
+    result = result_object(opts, session_id, outcome, setup, changes, applied,
                             time.monotonic() - started)
     log.write(result)
     log.close()
-    _write_result(out, opts.output_format, result)
+    write_result(out, opts.output_format, result)
     code = EXIT_CODES.get(outcome.subtype, 1)
     if outcome.error is not None and outcome.subtype not in EXIT_CODES:
         code = outcome.error.exit_code
     return code
 
 
-def _turns(setup: "SessionSetup | None") -> int:
+def count_turns(setup: "SessionSetup | None") -> int:
     return 0 if setup is None else sum(m.role == "assistant" for m in setup.agent.messages)
 
 
-def _change_set(setup: SessionSetup, emit: ev.EventSink):
+def change_set_or_none(setup: SessionSetup, emit: ev.EventSink):
     """The run's change set, or None (reported) if the workspace cannot be read any more."""
     try:
         return setup.workspace.change_set()
@@ -140,7 +140,7 @@ def _change_set(setup: SessionSetup, emit: ev.EventSink):
         return None
 
 
-def _result_object(opts: RunOptions, session_id: str, outcome: Outcome,
+def result_object(opts: RunOptions, session_id: str, outcome: Outcome,
                    setup: "SessionSetup | None", changes: dict, applied: dict | None,
                    duration: float) -> dict[str, Any]:
     agent = setup.agent if setup else None
@@ -163,20 +163,20 @@ def _result_object(opts: RunOptions, session_id: str, outcome: Outcome,
     }
 
 
-def _write_line(out: TextIO, obj: dict) -> None:
+def write_line(out: TextIO, obj: dict) -> None:
     out.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
     out.flush()
 
 
-def _write_result(out: TextIO, fmt: str, result: dict) -> None:
+def write_result(out: TextIO, fmt: str, result: dict) -> None:
     if fmt in ("json", "stream-json"):
-        _write_line(out, result)
+        write_line(out, result)
     else:
         out.write((result["result"] or "").rstrip() + "\n")
         out.flush()
 
 
-def _progress_printer(err: TextIO):
+def progress_printer(err: TextIO):
     """Compact progress lines for humans on stderr (the result goes to stdout)."""
     def emit(e: ev.Event) -> None:
         if isinstance(e, ev.ToolCallProposed):
@@ -197,7 +197,7 @@ def _progress_printer(err: TextIO):
     return emit
 
 
-def _install_interrupt(cancel: threading.Event):
+def install_interrupt(cancel: threading.Event):
     """First SIGINT/SIGTERM asks the loop to stop; a second one aborts."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -210,4 +210,7 @@ def _install_interrupt(cancel: threading.Event):
 
     for s in previous:
         signal.signal(s, handler)
-    return lambda: [signal.signal(s, h) for s, h in previous.items()] and None
+    def restore() -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return restore

@@ -42,7 +42,7 @@ def run_init(opts, *, force: bool = False, err: TextIO = sys.stderr) -> Path:
     """
     import dataclasses
     from agent import events as ev
-    from agent.headless import _progress_printer
+    from agent.headless import progress_printer
     from agent.session import SessionLog, new_session_id
     from agent.setup import open_session
     from agent.trust import check_trust, grant_trust, project_root
@@ -54,7 +54,7 @@ def run_init(opts, *, force: bool = False, err: TextIO = sys.stderr) -> Path:
     opts = dataclasses.replace(opts, task=init_instruction(root))
     session_id = new_session_id()
     log = SessionLog(session_id)
-    emit = ev.fan_out(log, _progress_printer(err))
+    emit = ev.fan_out(log, progress_printer(err))
     setup = open_session(opts, session_id, emit, threading.Event())
     try:
         outcome = setup.agent.run(opts.task)

@@ -69,7 +69,7 @@ def image_present(client, name: str = DEFAULT_IMAGE) -> bool:
 
 def build_image(name: str = DEFAULT_IMAGE, *, method: str = "auto", force: bool = False,
                 mirror: str | None = None, suite: str | None = None,
-                log: Callable[[str], None] = print, client=None) -> BuildResult:
+                log: Callable[[str], None] = lambda line: None, client=None) -> BuildResult:
     """Build image `name` unless it is there already (or `force`).
 
     Args:
