@@ -103,16 +103,8 @@ def check_inputs(opts: "RunOptions") -> Path:
 
 
 def open_sandbox(kind: str | None, ws: "Workspace", opts: "RunOptions", session_id: str):
-    try:
-        from tools.sandbox.select import open_sandbox as _open
-    except ImportError:
-        _open = None
-    if kind == "local" or (_open is None and kind is None and os.environ.get("AMA_SANDBOX") == "local"):
-        from tools.sandbox.local import LocalSandbox
-        return LocalSandbox(ws.tree)
-    if _open is None:
-        raise BadInput("no sandbox backend is available in this build; pass --sandbox local "
-                       "to run commands unisolated in the scratch copy")
+    """The session's sandbox over the scratch tree; None picks docker, else bwrap."""
+    from tools.sandbox.select import open_sandbox as _open
     from tools.sandbox.errors import SandboxUnavailable
     try:
         return _open(kind, ws.tree, image=opts.sandbox_image, network=opts.network,
