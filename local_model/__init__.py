@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .allocator import retain_freed_memory
 from .cache import LatentCache
 from .config import ConfigError, ModelConfig
 from .generate import generate
@@ -44,6 +45,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", dtype: torc
             raise ValueError(f"unknown dtype {name!r} (try 'bfloat16' or 'float32')")
     dtype = dtype or default_dtype(device)
     config = ModelConfig.from_file(path)
+    retain_freed_memory()
     with torch.device("meta"):
         model = DeepseekModel(config)
     load_weights(model, path, device, dtype)

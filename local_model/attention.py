@@ -28,9 +28,11 @@ from torch import nn
 
 from .cache import CacheStep, LatentCache
 from .config import ModelConfig
+from .kernels import Linear
 from .layers import RMSNorm, apply_rope
 
 MLA_IMPLS = ("auto", "absorbed", "naive", "expanded")
+SCORE_BLOCK = 512  # keys per block of a decode step's scores on CPU
 PREFILL_CHUNK = 256  # queries per score block on CPU: bounds the [B, H, chunk, T] scores; smaller blocks skip more
 # of the causal triangle (keys after the block's last query are never scored): 256 beat 512 and 1024 here
 
@@ -48,15 +50,16 @@ class MLA(nn.Module):
         self.scale = config.softmax_scale
         d, h = config.hidden_size, config.num_attention_heads
         if config.q_lora_rank is None:
-            self.q_proj = nn.Linear(d, h * config.qk_head_dim, bias=False)
+            self.q_proj = Linear(d, h * config.qk_head_dim)
         else:
-            self.q_a_proj = nn.Linear(d, config.q_lora_rank, bias=False)
+            self.q_a_proj = Linear(d, config.q_lora_rank)
             self.q_a_layernorm = RMSNorm(config.q_lora_rank)
-            self.q_b_proj = nn.Linear(config.q_lora_rank, h * config.qk_head_dim, bias=False)
-        self.kv_a_proj_with_mqa = nn.Linear(d, self.rank + self.rope_dim, bias=False)
+            self.q_b_proj = Linear(config.q_lora_rank, h * config.qk_head_dim)
+        self.kv_a_proj_with_mqa = Linear(d, self.rank + self.rope_dim)
         self.kv_a_layernorm = RMSNorm(self.rank)
-        self.kv_b_proj = nn.Linear(self.rank, h * (self.nope_dim + self.v_dim), bias=False)
-        self.o_proj = nn.Linear(h * self.v_dim, d, bias=False)
+        self.kv_b_proj = Linear(self.rank, h * (self.nope_dim + self.v_dim))
+        self.o_proj = Linear(h * self.v_dim, d)
+        self._uk_t: tuple[tuple, torch.Tensor] | None = None  # (what kv_b_proj.weight was, its W_UK as [H, R, Dn])
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
                 cache: LatentCache | None = None, step: CacheStep | None = None,
@@ -167,19 +170,53 @@ class MLA(nn.Module):
     def _absorbed(self, q_nope, q_rope, kv, mask) -> torch.Tensor:
         """Attend over the latent cache directly. q_*: [B, S, H, *]; kv: [B, T, R + Dr]. -> [B, S, H, Dv]."""
         bsz, seqlen, heads, _ = q_nope.shape
-        w = self.kv_b_proj.weight.view(heads, self.nope_dim + self.v_dim, self.rank)
-        w_uk, w_uv = w[:, : self.nope_dim], w[:, self.nope_dim :]  # [H, Dn, R], [H, Dv, R] (views, no copy)
-        # W_UK absorbed into the query, heads as the batch of one bmm: [H, B*S, Dn] @ [H, Dn, R]
-        q_latent = torch.bmm(q_nope.permute(2, 0, 1, 3).reshape(heads, bsz * seqlen, -1), w_uk)
-        q_latent = q_latent.view(heads, bsz, seqlen, self.rank).permute(1, 2, 0, 3)  # [B, S, H, R]
+        w_uk_t, w_uv = self._up_projections()  # [H, R, Dn], [H, Dv, R]
+        # W_UK absorbed into the query, heads as the batch of one bmm: [H, R, Dn] @ [H, Dn, B*S].
+        # Weights first: with few rows this runs as matrix-vector products over contiguous
+        # weight rows, ~2x the speed of [H, B*S, Dn] @ [H, Dn, R] on CPU.
+        q_latent = torch.bmm(w_uk_t, q_nope.permute(2, 3, 0, 1).reshape(heads, -1, bsz * seqlen))  # [H, R, B*S]
+        q_latent = q_latent.view(heads, self.rank, bsz, seqlen).permute(2, 3, 0, 1)  # [B, S, H, R]
         q_full = torch.cat((q_latent, q_rope), dim=-1).reshape(bsz, seqlen * heads, -1)  # MQA, (R + Dr)-wide
-        scores = torch.bmm(q_full, kv.transpose(1, 2)).view(bsz, seqlen, heads, -1)
+        scores = _scores(q_full, kv).view(bsz, seqlen, heads, -1)
         probs = self._softmax(scores, mask).to(kv.dtype)
         out_latent = torch.bmm(probs.view(bsz, seqlen * heads, -1), kv[..., : self.rank])  # [B, S*H, R]
-        # W_UV applied per head: [H, B*S, R] @ [H, R, Dv]
-        out_latent = out_latent.view(bsz, seqlen, heads, self.rank).permute(2, 0, 1, 3).reshape(heads, bsz * seqlen, -1)
-        out = torch.bmm(out_latent, w_uv.transpose(1, 2))  # [H, B*S, Dv]
-        return out.view(heads, bsz, seqlen, self.v_dim).permute(1, 2, 0, 3)
+        # W_UV applied per head, weights first again: [H, Dv, R] @ [H, R, B*S]
+        out_latent = out_latent.view(bsz, seqlen, heads, self.rank).permute(2, 3, 0, 1).reshape(heads, self.rank, -1)
+        out = torch.bmm(w_uv, out_latent)  # [H, Dv, B*S]
+        return out.view(heads, self.v_dim, bsz, seqlen).permute(2, 3, 0, 1)
+
+    def _up_projections(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_UK transposed to [H, R, Dn] (a copy, made once per weight tensor) and W_UV [H, Dv, R] (a view).
+
+        Both halves of kv_b_proj as the absorbed attention reads them: each head's rows
+        contiguous along the dimension the product reduces over.
+        """
+        weight = self.kv_b_proj.weight
+        w = weight.view(self.n_heads, self.nope_dim + self.v_dim, self.rank)
+        # the same storage as last time (a load or .to() gives a new one; weights are never written in place)
+        key = (weight.data_ptr(), weight.device, weight.dtype)
+        if self._uk_t is None or self._uk_t[0] != key:
+            self._uk_t = (key, w[:, : self.nope_dim].transpose(1, 2).contiguous())
+        return self._uk_t[1], w[:, self.nope_dim :]
+
+
+def _scores(q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+    """q [B, M, W] @ kv [B, T, W]^T -> [B, M, T].
+
+    On CPU over blocks of SCORE_BLOCK keys (a block of the cache stays in L2 while the
+    product reads it): ~15 % faster than one bmm over a cache read from DRAM in isolation,
+    ~3 % of a whole decode step at 4096 tokens.
+    """
+    kv_len = kv.shape[1]
+    if q.device.type != "cpu" or kv_len <= SCORE_BLOCK:
+        return torch.bmm(q, kv.transpose(1, 2))
+    out = q.new_empty(q.shape[0], q.shape[1], kv_len)
+    for b in range(q.shape[0]):
+        for t0 in range(0, kv_len, SCORE_BLOCK):
+            t1 = min(t0 + SCORE_BLOCK, kv_len)
+            torch.mm(q[b], kv[b, t0:t1].t(), out=out[b, :, t0:t1])
+    return out
+
 
 def _heads_first(k_nope: torch.Tensor, k_rope: torch.Tensor) -> torch.Tensor:
     """k_nope [B, T, H, Dn], shared k_rope [B, T, Dr] -> keys [B, H, T, Dn + Dr] in one contiguous write."""

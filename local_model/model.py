@@ -13,6 +13,7 @@ from torch import nn
 from .attention import MLA
 from .cache import CacheStep, LatentCache
 from .config import ModelConfig
+from .kernels import Linear
 from .layers import MLP, RMSNorm, Rotary
 from .moe import MoE
 
@@ -43,7 +44,7 @@ class DeepseekModel(nn.Module):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size)
         self.rotary = Rotary(config)
         self.requires_grad_(False)
 

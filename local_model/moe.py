@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .kernels import linear, routed_here
 from .layers import MLP
 
 MOE_IMPLS = ("grouped", "looped")
@@ -86,22 +87,25 @@ class Experts(nn.Module):
 
     def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
         """Run expert e: x [N, D] -> [N, D]."""
-        gate, up = F.linear(x, self.gate_up_proj[e]).chunk(2, dim=-1)
-        return F.linear(F.silu(gate) * up, self.down_proj[e])
+        gate, up = linear(x, self.gate_up_proj[e], rows_vary=True).chunk(2, dim=-1)
+        return linear(F.silu(gate) * up, self.down_proj[e], rows_vary=True)
 
     def grouped(self, x: torch.Tensor, weights: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """Tokens grouped by expert; only the chosen experts' weights are read.
 
         x: [T, D]; weights, indices: [T, K]. Returns [T, D] in float32.
-        With torch's grouped GEMM the whole step stays on the device (no host read of the
-        per-expert counts: capturable in a CUDA graph); otherwise one loop over experts.
+        torch's grouped GEMM keeps the whole step on the device (no host read of the
+        per-expert counts: capturable in a CUDA graph). Where kernels.linear has a faster
+        product of its own (float32 CPU, experts too large for the caches), and where the
+        grouped GEMM is unavailable, one loop over the chosen experts instead.
         """
         n_tokens, k = indices.shape
+        own_kernels = routed_here(x, self.gate_up_proj[0])
         flat = indices.flatten()  # [T*K], token-major
         order = flat.argsort(stable=True)
         x_sorted = x[order // k]  # [T*K, D], grouped by expert
         counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0])  # [E]
-        y = _grouped_experts(x_sorted, counts, self.gate_up_proj, self.down_proj)
+        y = None if own_kernels else _grouped_experts(x_sorted, counts, self.gate_up_proj, self.down_proj)
         if y is None:
             outs, start = [], 0
             for e, n in enumerate(counts.tolist()):  # a host read: which experts run, with how many tokens

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .allocator import retain_freed_memory
 from .config import ModelConfig
 from .layers import rope_inv_freq
 from .model import DeepseekModel
@@ -18,6 +19,7 @@ from .model import DeepseekModel
 def random_model(config: ModelConfig, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                  seed: int = 0) -> DeepseekModel:
     """A DeepseekModel on `device` in `dtype` (routers float32) with seeded random weights."""
+    retain_freed_memory()
     with torch.device("meta"):
         model = DeepseekModel(config)
     generator = torch.Generator(device=device).manual_seed(seed)

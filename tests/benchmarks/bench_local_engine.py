@@ -17,12 +17,18 @@ How things are measured (all greedy, random prompt ids):
   `--prefill-max-tokens` (default 8192 on CPU) larger batches are not prefilled; the
   batch-B decode cache is then the batch-1 prefill replicated B times (decode speed does
   not depend on what the cache holds).
-* decode: `--decode-tokens` steps after a warm-up step, tokens/s = B * steps / time.
+* decode: `--decode-tokens` steps after a warm-up step, each timed alone; tokens/s = B /
+  the median step time.
 * peak memory: CUDA: max_memory_allocated above the weights; CPU: the peak of the resident
   set (sampled every 5 ms) above its level before the measurement.
 * bound: per step every non-expert weight, the shared experts, and the routed experts
   the batch touches (E * (1 - (1 - K/E)^B) of them in expectation per MoE layer) are read
-  once, plus B * context cache rows; bound tokens/s = B * bandwidth / those bytes.
+  once, plus B * context cache rows; bound tokens/s = B * bandwidth / those bytes. The
+  bandwidth is sampled after each of our timed decode steps (a sum over 0.5 GiB, 4 GiB on
+  CUDA) and its median used, so a step and the bandwidth it is held to come from the same
+  minutes of a machine whose bandwidth drifts.
+* allocator: the engine keeps freed memory in the process (local_model/allocator.py); the
+  setting is made before either side runs, so the reference runs with it too.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import argparse
 import gc
 import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -44,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from local_model import load_model  # noqa: E402
+from local_model.allocator import release_freed_memory, retain_freed_memory  # noqa: E402
 from local_model.config import ModelConfig  # noqa: E402
 from local_model.random_init import random_model  # noqa: E402
 
@@ -72,6 +80,7 @@ class Row:
     cache_bytes_per_token: float
     peak_mib: float
     bound_tps: float
+    bandwidth_gbs: float
 
 
 # ---- the machine ---------------------------------------------------------------------
@@ -90,6 +99,46 @@ def read_bandwidth(device: torch.device, gib: float = 1.0, repeats: int = 7) -> 
     return gib * 2**30 / best
 
 
+class BandwidthProbe:
+    """Reads of a large tensor taken between decode steps: the bandwidth the steps actually had.
+
+    The machine's bandwidth drifts (other tenants on a VM host); sampling it during each
+    measurement, and taking medians of both the steps and the samples, compares a step
+    with the bandwidth of the same moments.
+    """
+
+    def __init__(self, device: torch.device, gib: float):
+        self.device = device
+        self.x = torch.ones(int(gib * 2**30) // 4, device=device)
+        self.samples: list[float] = []
+
+    def sample(self) -> None:
+        sync(self.device)
+        t = time.perf_counter()
+        self.x.sum()
+        sync(self.device)
+        self.samples.append(self.x.nbytes / (time.perf_counter() - t))
+
+    def take(self) -> float:
+        """Median of the samples since the last take (bytes/s); clears them."""
+        value, self.samples = statistics.median(self.samples), []
+        return value
+
+
+def timed_steps(step, steps: int, device: torch.device, probe: "BandwidthProbe | None") -> float:
+    """Median seconds of `steps` calls of step(), each timed alone, a bandwidth sample after each."""
+    times = []
+    for _ in range(steps):
+        sync(device)
+        t = time.perf_counter()
+        step()
+        sync(device)
+        times.append(time.perf_counter() - t)
+        if probe is not None:
+            probe.sample()
+    return statistics.median(times)
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -103,6 +152,7 @@ class PeakMemory:
 
     def __enter__(self):
         gc.collect()
+        release_freed_memory()  # RSS then holds only live memory: what the measurement adds is its own
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             self.base = torch.cuda.memory_allocated(self.device)
@@ -157,10 +207,11 @@ def step_bytes(config: ModelConfig, batch: int, context: int, dtype_bytes: int) 
 
 # ---- the two implementations -----------------------------------------------------------
 
-def run_ours(model, batch, context, steps, prefill, device, graphs=False):
+def run_ours(model, batch, context, steps, prefill, device, graphs=False, probe=None):
     """(prefill tok/s or None, decode tok/s, cache bytes/token, peak bytes) for our engine.
 
     graphs: decode through local_model.graphs.GraphedDecoder (CUDA graphs; eager elsewhere).
+    probe: a BandwidthProbe sampled after every timed decode step.
     """
     g = torch.Generator().manual_seed(batch * 7919 + context)
     model(torch.zeros(1, 8, dtype=torch.long, device=device))  # warm-up: pages in mmap'd weights, kernels
@@ -187,14 +238,13 @@ def run_ours(model, batch, context, steps, prefill, device, graphs=False):
             decode = GraphedDecoder(model, cache)
         token = logits[:, -1].argmax(-1, keepdim=True)
         token = decode(token, cache)[:, -1].argmax(-1, keepdim=True)  # warm-up (and graph capture)
-        sync(device)
-        t = time.perf_counter()
-        for _ in range(steps):
+
+        def step():
+            nonlocal token
             token = decode(token, cache)[:, -1].argmax(-1, keepdim=True)
-        sync(device)
-        decode_tps = batch * steps / (time.perf_counter() - t)
+
+        decode_tps = batch / timed_steps(step, steps, device, probe)
         per_token = cache.bytes_per_token()
-        del cache, logits
     return prefill_tps, decode_tps, per_token, mem.peak
 
 
@@ -219,13 +269,12 @@ def run_reference(model, batch, context, steps, prefill, device):
         token = out.logits[:, -1].argmax(-1, keepdim=True).expand(batch, 1).contiguous()
         del out
         token = model(input_ids=token, cache=cache, use_cache=True).logits[:, -1].argmax(-1, keepdim=True)
-        sync(device)
-        t = time.perf_counter()
-        for _ in range(steps):
+
+        def step():
+            nonlocal token
             token = model(input_ids=token, cache=cache, use_cache=True).logits[:, -1].argmax(-1, keepdim=True)
-        sync(device)
-        decode_tps = batch * steps / (time.perf_counter() - t)
-        del cache
+
+        decode_tps = batch / timed_steps(step, steps, device, None)
     return prefill_tps, decode_tps, per_token, mem.peak
 
 
@@ -281,8 +330,12 @@ def main(argv=None) -> int:
           f"dtype {dtype}, config: hidden {config.hidden_size}, {config.num_hidden_layers} layers, "
           f"{config.num_attention_heads} heads, kv_lora {config.kv_lora_rank}, {config.n_routed_experts} experts "
           f"top-{config.num_experts_per_tok}, {config.n_shared_experts} shared, vocab {config.vocab_size}", flush=True)
-    bandwidth = read_bandwidth(device, gib=4.0 if device.type == "cuda" else 1.0)
-    print(f"memory read bandwidth: {bandwidth / 1e9:.1f} GB/s", flush=True)
+    retain_freed_memory()  # the engine's allocator setting, made before either side runs: both get it
+    probe_gib = 4.0 if device.type == "cuda" else 0.5
+    bandwidth = read_bandwidth(device, gib=2 * probe_gib)
+    print(f"memory read bandwidth at the start: {bandwidth / 1e9:.1f} GB/s (best of 7); each row's bound uses "
+          f"the median of reads taken between its decode steps", flush=True)
+    probe = BandwidthProbe(device, probe_gib)
 
     impls = {}
     tmp = tempfile.TemporaryDirectory(prefix="bench_local_engine_")
@@ -301,16 +354,19 @@ def main(argv=None) -> int:
     dtype_bytes = torch.tensor([], dtype=dtype).element_size()
     for context in contexts:
         for batch in batches:
-            bound = batch * bandwidth / step_bytes(config, batch, context, dtype_bytes)
-            for name, (model, run) in impls.items():
+            bound = None
+            for name, (model, run) in impls.items():  # ours first: its steps set the row's bandwidth
                 prefill = batch * context <= prefill_max
-                extra = {"graphs": graphs} if run is run_ours else {}
+                extra = {"graphs": graphs, "probe": probe} if run is run_ours else {}
                 p, d, c, peak = run(model, batch, context, steps, prefill, device, **extra)
-                rows.append(Row(name, batch, context, p, d, c, peak / 2**20, bound))
+                if bound is None:
+                    measured = probe.take()
+                    bound = batch * measured / step_bytes(config, batch, context, dtype_bytes)
+                rows.append(Row(name, batch, context, p, d, c, peak / 2**20, bound, measured / 1e9))
                 r = rows[-1]
                 print(f"  {name:12s} B={batch} ctx={context:5d}: prefill {_fmt(p)} tok/s, decode {d:8.2f} tok/s "
-                      f"({d / bound:5.1%} of bound {bound:.1f}), cache {c:,.0f} B/token, peak +{r.peak_mib:,.0f} MiB",
-                      flush=True)
+                      f"({d / bound:5.1%} of bound {bound:.1f} at {measured / 1e9:.1f} GB/s), cache {c:,.0f} B/token, "
+                      f"peak +{r.peak_mib:,.0f} MiB", flush=True)
     print()
     print(_table(rows, with_reference))
     if args.json:
@@ -327,14 +383,15 @@ def _fmt(x):
 
 
 def _table(rows: list[Row], with_reference: bool) -> str:
-    head = "| batch | context | ours prefill | ours decode | bound | ours/bound |"
+    head = "| batch | context | ours prefill | ours decode | GB/s | bound | ours/bound |"
     if with_reference:
         head += " ref prefill | ref decode | prefill ours/ref | decode ours/ref | cache B/tok ours / ref | peak MiB ours / ref |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     ours = [r for r in rows if r.impl == "ours"]
     refs = {(r.batch, r.context): r for r in rows if r.impl == "transformers"}
     for r in ours:
-        line = (f"| {r.batch} | {r.context} | {_fmt(r.prefill_tps).strip()} | {r.decode_tps:.2f} | {r.bound_tps:.1f} | "
+        line = (f"| {r.batch} | {r.context} | {_fmt(r.prefill_tps).strip()} | {r.decode_tps:.2f} | "
+                f"{r.bandwidth_gbs:.1f} | {r.bound_tps:.1f} | "
                 f"{r.decode_tps / r.bound_tps:.0%} |")
         if with_reference and (ref := refs.get((r.batch, r.context))):
             pr = f"{r.prefill_tps / ref.prefill_tps:.2f}x" if r.prefill_tps and ref.prefill_tps else "-"

@@ -56,6 +56,16 @@ PRESETS: dict[str, dict] = {
         routed_scaling_factor=2.446, rms_norm_eps=1e-5, max_position_embeddings=256,
         rope_parameters={"rope_type": "default", "rope_theta": 50000.0},
     ),
+    # V2-Lite-shaped, wide enough that the experts, the dense MLP and the lm_head weigh >= 1 MiB
+    # in float32: local_model/kernels.py then takes its own CPU paths (blocked matrix-vector
+    # products, oneDNN, the per-expert loop) instead of F.linear
+    "v2_lite_wide": dict(
+        arch="DeepseekV2", vocab_size=640, hidden_size=512, intermediate_size=1024, moe_intermediate_size=512,
+        num_hidden_layers=2, num_attention_heads=4, q_lora_rank=None, kv_lora_rank=64, qk_nope_head_dim=32,
+        qk_rope_head_dim=16, v_head_dim=32, n_routed_experts=8, n_shared_experts=1, num_experts_per_tok=3,
+        first_k_dense_replace=1, topk_method="greedy", norm_topk_prob=False, routed_scaling_factor=1.0,
+        rms_norm_eps=1e-6, max_position_embeddings=1024, rope_theta=10000.0,
+    ),
 }
 
 
@@ -103,6 +113,17 @@ def hf_reference(path: Path, dtype=torch.float64):
 
     return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation="eager",
                                                 experts_implementation="eager").eval()
+
+
+def assert_cached_decode_matches(ours, cache, ref, ref_cache, tokens: torch.Tensor, atol: float) -> None:
+    """Feed tokens [B, N] one column at a time to ours (its cache) and to transformers (its
+    cache); the logits of every step must agree within atol."""
+    for step in range(tokens.shape[1]):
+        token = tokens[:, step : step + 1]
+        mine = ours(token, cache)
+        theirs = ref(input_ids=token, cache=ref_cache, use_cache=True)
+        ref_cache = theirs.cache
+        torch.testing.assert_close(mine.double(), theirs.logits, atol=atol, rtol=0, msg=f"decode step {step}")
 
 
 def read_config(path: Path) -> dict:

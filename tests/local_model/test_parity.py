@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.local_model.lm_testing import PRESETS, hf_reference
+from tests.local_model.lm_testing import PRESETS, assert_cached_decode_matches, hf_reference
 from local_model import load_model
 
 ATOL = 1e-4
@@ -64,13 +64,7 @@ def test_prompt_and_decode_match_transformers(checkpoints, name):
     # 3. cached decode, one token at a time, against transformers' own cached decode
     cache = ours.new_cache(1, 32)
     ours(prompt, cache)
-    ref_cache = ref_out.cache
-    for step in range(continuation.shape[1]):
-        token = continuation[:, step : step + 1]
-        mine = ours(token, cache)
-        theirs = ref(input_ids=token, cache=ref_cache, use_cache=True)
-        ref_cache = theirs.cache
-        torch.testing.assert_close(mine.double(), theirs.logits, atol=ATOL, rtol=0, msg=f"decode step {step}")
+    assert_cached_decode_matches(ours, cache, ref, ref_out.cache, continuation, ATOL)
 
 
 def test_float64_engine_matches_transformers_tightly(checkpoints):
