@@ -1,6 +1,6 @@
-"""Hunks of one text file, as pure functions: compute them, apply any subset, apply
-them to a file that changed meanwhile (by context), let the user edit one, and find
-the words that differ between two lines (for highlighting)."""
+"""Hunks of one text file, as pure functions: compute them, split one, apply any subset,
+apply them to a file that changed meanwhile (by context), let the user edit one, and
+find the words that differ between two lines (for highlighting)."""
 from __future__ import annotations
 
 import difflib
@@ -72,6 +72,35 @@ def compute_hunks(old: str, new: str, context: int = CONTEXT) -> list[Hunk]:
         i2, j2 = group[-1][2], group[-1][4]
         hunks.append(Hunk(i1, i2 - i1, j1, j2 - j1, tuple(lines)))
     return hunks
+
+
+def split_hunk(h: Hunk) -> list[Hunk]:
+    """The hunk cut where context lines separate its changes (the "s" of `git add -p`).
+
+    The parts partition the hunk's lines: the context between two runs of changes opens
+    the later part. So any subset of the parts applies exactly (`apply_hunks`), and all of
+    them together do what `h` does. A hunk with one run of changes comes back as [h].
+    """
+    starts = [0]  # index into h.lines where each part begins
+    seen_change = False
+    for i, line in enumerate(h.lines):
+        if line[:1] == " ":
+            if seen_change and (i == 0 or h.lines[i - 1][:1] != " "):
+                starts.append(i)  # a context run after a change: it may open the next part
+        else:
+            seen_change = True
+    # a context run that is not followed by a change (trailing context) opens no part
+    starts = [s for s in starts if s == 0 or any(l[:1] != " " for l in h.lines[s:])]
+    if len(starts) == 1:
+        return [h]
+    parts, old_at, new_at = [], h.old_start, h.new_start
+    for begin, end in zip(starts, starts[1:] + [len(h.lines)]):
+        lines = h.lines[begin:end]
+        old_len = sum(l[:1] in (" ", "-") for l in lines)
+        new_len = sum(l[:1] in (" ", "+") for l in lines)
+        parts.append(Hunk(old_at, old_len, new_at, new_len, lines))
+        old_at, new_at = old_at + old_len, new_at + new_len
+    return parts
 
 
 class HunkConflict(Exception):

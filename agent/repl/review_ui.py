@@ -14,12 +14,13 @@ from rich.console import Console
 from rich.text import Text
 
 from agent.ui.diff import render_file_header, render_hunk, render_summary
-from tools.hunks import compute_hunks, edit_hunk
+from tools.hunks import compute_hunks, edit_hunk, split_hunk
 from tools.review import FileItem
 
 HUNK_HELP = """\
 y - accept this hunk           n - reject this hunk
-e - edit this hunk in $EDITOR  a - accept the rest of this file
+e - edit this hunk in $EDITOR  s - split this hunk into smaller ones
+a - accept the rest of this file
 d - reject the rest of this file
 A - accept everything left     f - reject with feedback for the model
 q - stop; what is left stays pending (/review, `ama review`)"""
@@ -57,12 +58,13 @@ def run_review(items: list[FileItem], console: Console, ask: Callable[[str], str
     result = ReviewResult()
     console.print(render_summary(items))
     accept_all = False
-    choices = "y,n,e,a,d,A" + (",f" if allow_feedback else "") + ",q,?"
+    choices = "y,n,e,s,a,d,A" + (",f" if allow_feedback else "") + ",q,?"
     for item in items:
         console.print()
         console.print(render_file_header(item))
-        units = range(len(item.decisions))
-        for i in units:
+        i = -1
+        while i + 1 < len(item.decisions):  # a split adds hunks as it goes
+            i += 1
             if item.decisions[i] is not None:
                 continue
             if accept_all:
@@ -91,6 +93,15 @@ def run_review(items: list[FileItem], console: Console, ask: Callable[[str], str
                 elif answer == "A":
                     accept_all = True
                     item.decisions[i:] = ["accept"] * (len(item.decisions) - i)
+                elif answer == "s" and not item.whole_file:
+                    parts = split_hunk(item.hunks[i])
+                    if len(parts) == 1:
+                        console.print(Text("this hunk has one run of changes: it cannot be split", style="dim"))
+                        continue
+                    item.hunks[i:i + 1] = parts
+                    item.decisions[i:i + 1] = [None] * len(parts)
+                    console.print(Text(f"split into {len(parts)} hunks", style="dim"))
+                    i -= 1  # ask again, from the first part
                 elif answer == "e" and not item.whole_file:
                     try:
                         edited = edit_hunk(item.hunks[i], editor)

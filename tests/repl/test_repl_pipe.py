@@ -220,6 +220,23 @@ def test_edit_a_hunk_in_the_editor(repl, repo, tmp_path):
     assert (scratch(h) / "notes.txt").read_text() == expected
 
 
+def test_split_a_hunk_and_take_one_part(repl, repo):
+    close = {"text": "two edits close together", "tool_calls": [
+        {"name": "edit_file", "arguments": {"path": "notes.txt", "old_string": "line 10\n", "new_string": "ten\n"}},
+        {"name": "edit_file", "arguments": {"path": "notes.txt", "old_string": "line 14\n",
+                                            "new_string": "fourteen\n"}}]}
+    h = repl(close, DONE)
+    h.line("edit")
+    h.answer("hunk 1/1 of notes.txt", "s")
+    h.answer("hunk 1/2 of notes.txt", "n")
+    h.answer("hunk 2/2 of notes.txt", "y")
+    h.wait_idle()
+    assert "split into 2 hunks" in h.text()
+    expected = LINES.replace("line 14\n", "fourteen\n")
+    assert (repo / "notes.txt").read_text() == expected
+    assert (scratch(h) / "notes.txt").read_text() == expected
+
+
 def test_init_writes_agents_md_through_review(repl, repo):
     h = repl({"text": "writing it", "tool_calls": [{"name": "write_file", "arguments": {
         "path": "AGENTS.md", "content": "# Notes\nRun `pytest`.\n"}}]}, DONE)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from tests.review.conftest import LINES
-from tools.hunks import apply_hunks, compute_hunks, parse_edited_hunk, word_spans
+import itertools
+
+from tools.hunks import apply_hunks, apply_hunks_fuzzy, compute_hunks, parse_edited_hunk, split_hunk, word_spans
 from tools.review import apply_review, split_change_set
 
 
@@ -23,6 +25,35 @@ def test_compute_and_apply_every_subset():
     assert "line two\n" in only_first and "line 28\n" in only_first
     only_second = apply_hunks(old, hunks[1:])
     assert "line 2\n" in only_second and "line twenty-eight\n" in only_second
+
+
+def test_split_hunk_parts_apply_in_any_subset():
+    old = LINES
+    new = old.replace("line 10\n", "ten\n").replace("line 14\n", "fourteen\nextra\n").replace("line 17\n", "")
+    [hunk] = compute_hunks(old, new)  # three runs of changes close enough to share one hunk
+    parts = split_hunk(hunk)
+    assert [p.header for p in parts] == ["@@ -7,4 +7,4 @@", "@@ -11,4 +11,5 @@", "@@ -15,6 +16,5 @@"]
+    assert [line for p in parts for line in p.lines] == list(hunk.lines)  # a partition of its lines
+    edits = [("line 10\n", "ten\n"), ("line 14\n", "fourteen\nextra\n"), ("line 17\n", "")]
+    for r in range(len(parts) + 1):
+        for chosen in itertools.combinations(range(len(parts)), r):
+            expected = old
+            for k in chosen:
+                expected = expected.replace(*edits[k])
+            assert apply_hunks(old, [parts[k] for k in chosen]) == expected, chosen
+            # and by context, into a file the user changed elsewhere meanwhile
+            user = old.replace("line 1\n", "LINE ONE\n")
+            got = apply_hunks_fuzzy(user, [(k, parts[k]) for k in chosen])
+            assert got == expected.replace("line 1\n", "LINE ONE\n"), chosen
+
+
+def test_split_hunk_with_one_run_of_changes_is_itself():
+    [hunk] = compute_hunks(LINES, LINES.replace("line 5\n", "five\n").replace("line 6\n", "six\n"))
+    assert split_hunk(hunk) == [hunk]
+    [at_start] = compute_hunks("a\nb\nc\nd\n", "A\nb\nC\nd\n")  # no leading context before the first change
+    first, second = split_hunk(at_start)
+    assert (first.old_start, first.lines) == (0, ("-a\n", "+A\n"))
+    assert apply_hunks("a\nb\nc\nd\n", [second]) == "a\nb\nC\nd\n"
 
 
 def test_no_trailing_newline_roundtrip():
