@@ -1,9 +1,12 @@
 """The engine: one thread that owns the model and the cache and runs continuous batching.
 
-Each `step()`: drop cancelled sequences, prefill newly admitted ones (each in its own cache
-row), then one decode forward over every running sequence at once. Requests join between
-steps; a finished or cancelled one frees its row at once. Callers talk to the engine only
-through `submit` / `cancel` and the callbacks of their `Sequence`, from any thread.
+Each `step()`: drop cancelled sequences; prefill up to `prefill_chunk` prompt tokens of
+waiting sequences (oldest first, each in its own cache row; a longer prompt continues at
+the next step), then one decode forward over every running sequence at once. So a long
+prompt arriving never stalls the running sequences for more than one chunk's prefill.
+Requests join between steps; a finished or cancelled one frees its row at once. Callers
+talk to the engine only through `submit` / `cancel` and the callbacks of their
+`Sequence`, from any thread.
 
     engine = Engine(model, EngineConfig(max_batch=8, max_len=8192)); engine.start()
     for token in engine.generate(prompt_ids, max_new_tokens=64): ...
@@ -28,7 +31,9 @@ class EngineConfig:
 
     max_batch: int = 8  # sequences decoded together: the rows of the latent cache
     max_len: int = 8192  # tokens per sequence, prompt + completion: the cache's capacity per row
-    prefill_chunk: int = 4096  # a longer prompt is prefilled in pieces of this many tokens (bounds memory)
+    # prompt tokens prefilled per step, before the running sequences take their next decode step:
+    # a longer prompt goes in over several steps (this also bounds a prefill's activation memory)
+    prefill_chunk: int = 1024
     cuda_graphs: bool = True  # on CUDA, decode through captured graphs (falls back to eager if capture fails)
 
 
@@ -91,7 +96,7 @@ class Engine:
     def active(self) -> int:
         """Sequences waiting or running."""
         with self._lock:
-            return len(self.scheduler.waiting) + len(self.scheduler.running)
+            return self.scheduler.active
 
     def generate(self, prompt: Seq[int], *, max_new_tokens: int = 256, sampling: SamplingParams = SamplingParams(),
                  stop_token_ids: Collection[int] = ()) -> Iterator[int]:
@@ -123,23 +128,29 @@ class Engine:
                 self.step()
             except Exception as exc:  # a failed step fails its sequences, never the engine
                 with self._lock:
-                    victims = list(self.scheduler.running)
+                    victims = list(self.scheduler.running) + [s for s in (self.scheduler.prefilling,) if s]
                 for seq in victims:
                     self._finish(seq, f"error: {type(exc).__name__}: {exc}")
 
     @torch.inference_mode()
     def step(self) -> None:
-        """One round: drop cancelled sequences, prefill admitted ones, decode all running ones."""
+        """One round: drop cancelled sequences, prefill up to one chunk of prompts, decode all running ones."""
         with self._lock:
             dropped, cancelled = self.scheduler.take_cancelled()
             for seq in cancelled:
                 self._remove(seq)
-            admitted = self.scheduler.admit()
         for seq in dropped + cancelled:
             seq.done("cancelled")
-        for seq in admitted:
+        budget = self.config.prefill_chunk
+        while budget > 0:
+            with self._lock:
+                seq = self.scheduler.prefilling
+                if seq is None and (seq := self.scheduler.start_prefill()) is not None:
+                    self.cache.reset(seq.row)  # a row an earlier sequence may have used
+            if seq is None:
+                break
             try:
-                self._prefill(seq)
+                budget -= self._prefill(seq, budget)
             except Exception as exc:  # e.g. out of memory on a long prompt: fail that request only
                 self._finish(seq, f"error: {type(exc).__name__}: {exc}")
         with self._lock:
@@ -147,13 +158,21 @@ class Engine:
         if running:
             self._decode(running)
 
-    def _prefill(self, seq: Sequence) -> None:
+    def _prefill(self, seq: Sequence, budget: int) -> int:
+        """Put up to `budget` more prompt tokens of `seq` into its cache row; returns how many.
+
+        Once the whole prompt is in, the sequence runs and its first token is picked.
+        """
         row = self.cache.rows(seq.row, seq.row + 1)
-        row.reset()
-        ids = torch.tensor([seq.prompt], device=self.model.device)
-        for start in range(0, ids.shape[1], self.config.prefill_chunk):
-            logits = self.model(ids[:, start : start + self.config.prefill_chunk], row, last_only=True)
-        self._advance([seq], logits[:, -1])
+        done = row.lengths[0]  # prompt tokens already in (the row moves with them if rows are repacked)
+        n = min(budget, len(seq.prompt) - done)
+        ids = torch.tensor([seq.prompt[done : done + n]], device=self.model.device)
+        logits = self.model(ids, row, last_only=True)
+        if done + n == len(seq.prompt):
+            with self._lock:
+                self.scheduler.finish_prefill(seq)
+            self._advance([seq], logits[:, -1])
+        return n
 
     def _decode(self, running: list[Sequence]) -> None:
         view = self.cache.rows(0, len(running))
@@ -185,7 +204,6 @@ class Engine:
         seq.done(reason)
 
     def _remove(self, seq: Sequence) -> None:
-        """Free the sequence's row (lock held); keep rows packed by moving the last one into it."""
-        moved = self.scheduler.remove(seq)
-        if moved is not None:
-            self.cache.move_row(*moved)
+        """Free the sequence's row (lock held); keep rows packed by moving the last ones down."""
+        for src, dst in self.scheduler.remove(seq):
+            self.cache.move_row(src, dst)

@@ -21,19 +21,42 @@ def _seq(n=3, **kw):
                     done=lambda r: None, **kw)
 
 
+def _admit(s: Scheduler) -> Sequence:
+    seq = s.start_prefill()
+    s.finish_prefill(seq)
+    return seq
+
+
 def test_scheduler_keeps_rows_packed():
     s = Scheduler(max_batch=3)
     seqs = [_seq() for _ in range(4)]
     for q in seqs:
         s.add(q)
-    assert s.admit() == seqs[:3] and [q.row for q in seqs[:3]] == [0, 1, 2]
-    assert s.remove(seqs[0]) == (2, 0)  # the last row moves into the freed one
+    assert [_admit(s) for _ in range(3)] == seqs[:3] and [q.row for q in seqs[:3]] == [0, 1, 2]
+    assert s.start_prefill() is None  # every row taken
+    assert s.remove(seqs[0]) == [(2, 0)]  # the last row moves into the freed one
     assert s.running == [seqs[2], seqs[1]] and seqs[2].row == 0
-    assert s.admit() == [seqs[3]] and seqs[3].row == 2
-    assert s.remove(seqs[3]) is None
+    assert _admit(s) is seqs[3] and seqs[3].row == 2
+    assert s.remove(seqs[3]) == []
     seqs[1].cancelled = True
     dropped, running = s.take_cancelled()
     assert dropped == [] and running == [seqs[1]]
+
+
+def test_scheduler_prefills_one_sequence_past_the_running_rows():
+    s = Scheduler(max_batch=3)
+    a, b, c, d = (_seq() for _ in range(4))
+    for q in (a, b, c, d):
+        s.add(q)
+    assert _admit(s) is a and _admit(s) is b
+    assert s.start_prefill() is c and c.row == 2 and s.active == 4
+    assert s.start_prefill() is None  # one prefill at a time
+    assert s.remove(a) == [(1, 0), (2, 1)]  # b fills a's row, the prefilling row follows it down
+    assert (b.row, c.row) == (0, 1)
+    c.cancelled = True
+    assert s.take_cancelled() == ([], [c])
+    assert s.remove(c) == [] and s.prefilling is None and s.running == [b]
+    assert s.start_prefill() is d and d.row == 1
 
 
 @pytest.mark.parametrize("name", ["v2_lite", "v3"])
@@ -79,6 +102,45 @@ def test_batched_engine_equals_one_at_a_time(tiny):
         assert engine.active == 0
     finally:
         engine.stop()
+
+
+def test_a_long_prompt_is_prefilled_between_decode_steps(tiny):
+    """While a 60-token prompt goes in 8 tokens a step, the running sequence keeps decoding;
+    both still produce exactly their one-at-a-time tokens."""
+    greedy = SamplingParams(temperature=0)
+    short, long = [5, 17, 3], [(i * 37) % 300 + 1 for i in range(60)]
+    expected = {name: list(generate(tiny, p, max_new_tokens=20, sampling=greedy))
+                for name, p in (("short", short), ("long", long))}
+    engine = Engine(tiny, EngineConfig(max_batch=2, max_len=128, prefill_chunk=8)).start()
+    events: list[tuple[str, int]] = []
+    finished = threading.Event()
+
+    def seq(name, prompt, on_token=None):
+        def emit(token):
+            events.append((name, token))
+            if on_token:
+                on_token()
+        return Sequence(prompt, 20, greedy, frozenset(), emit=emit,
+                        done=lambda reason: finished.set() if name == "long" else None)
+
+    long_seq = seq("long", long)
+    submitted = []
+
+    def submit_long_once():  # the long prompt arrives while the short one is decoding
+        if not submitted:
+            submitted.append(len(events))
+            engine.submit(long_seq)
+
+    try:
+        engine.submit(seq("short", short, submit_long_once))
+        assert finished.wait(60)
+    finally:
+        engine.stop()
+    for name in ("short", "long"):
+        assert [t for n, t in events if n == name] == expected[name], name
+    first_long = next(i for i, (n, _) in enumerate(events) if n == "long")
+    decoded_meanwhile = sum(n == "short" for n, _ in events[submitted[0]:first_long])
+    assert decoded_meanwhile >= 6  # 60 prompt tokens at 8 a step: the short one kept going
 
 
 def test_seeded_sampling_is_reproducible_and_stop_ids_end_a_sequence(tiny):
