@@ -66,7 +66,7 @@ def review_command(cwd: Path, *, show_only: bool = False, accept_all: bool = Fal
     from rich.text import Text
     from tools.review import apply_review, decide_all, split_change_set
     from tools.workspace import Workspace
-    from agent.repl.review_ui import print_report, run_review
+    from agent.repl.review_ui import print_report, run_review, settle_applied_by_hand
     from agent.ui.diff import render_items, render_summary
 
     pending = find_pending(Path(cwd), sessions_dir())
@@ -95,14 +95,15 @@ def review_command(cwd: Path, *, show_only: bool = False, accept_all: bool = Fal
             console.print(render_summary(items))
             console.print(render_items(items))
             return 0
+        to_review = settle_applied_by_hand(items, ws.user_root, console)
         if accept_all:
-            decide_all(items, "accept")
-        else:
+            decide_all(to_review, "accept")
+        elif to_review:
             from prompt_toolkit import PromptSession
 
             def ask(message: str) -> str:
                 return PromptSession(input=io.input, output=io.output).prompt(message)
-            run_review(items, console, ask, blob=cs.blob, allow_feedback=False, editor=io.editor)
+            run_review(to_review, console, ask, blob=cs.blob, allow_feedback=False, editor=io.editor)
         rep = apply_review(ws, cs, items)
         print_report(rep, console)
         if ws.change_set().empty:

@@ -11,7 +11,9 @@ What `apply_review` guarantees:
 - The user's tree gets exactly the accepted hunks, written together (temp files, then
   renames). A file the user edited meanwhile gets the hunks by context; a hunk that no
   longer applies makes that whole file a conflict: neither the user's file nor the
-  scratch copy is touched, and the file stays pending.
+  scratch copy is touched, and the file stays pending. A file the user already made
+  exactly what the change set makes it (a patch applied by hand) is not written again:
+  accepting it only moves the base (`take_applied_by_hand` decides those up front).
 - The scratch copy drops the rejected hunks (it becomes base + accepted + undecided),
   so the model's view matches what the user kept.
 - The workspace base moves to base + accepted, so the next change set shows only what
@@ -137,6 +139,33 @@ def _whole_file_writes(cs: ChangeSet, c: FileChange, new_side: bool) -> list[Fil
     return out
 
 
+def holds_new_side(c: FileChange, user_root: Path) -> bool:
+    """The user's copy already has this file as the change set leaves it (applied by hand,
+    e.g. with `git apply` on the run's patch): content, mode, and a rename's old path gone."""
+    if c.old_path and os.path.lexists(user_root / c.old_path):
+        return False
+    dest = user_root / c.path
+    if not c.new_blob:
+        return not os.path.lexists(dest)
+    return _user_blob(dest) == c.new_blob and (not c.new_mode or _file_mode(dest) == c.new_mode)
+
+
+def take_applied_by_hand(items: list[FileItem], user_root: Path) -> tuple[list[FileItem], list[FileItem]]:
+    """(items the user's copy already holds, now decided "accept"; the items still to review).
+
+    Accepting them writes nothing to the user's tree and moves the workspace base, so the
+    next change set no longer shows them.
+    """
+    done, rest = [], []
+    for item in items:
+        if holds_new_side(item.change, user_root):
+            item.decisions = ["accept"] * len(item.decisions)
+            done.append(item)
+        else:
+            rest.append(item)
+    return done, rest
+
+
 def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
                 ) -> tuple[list[FileWrite], list[FileWrite], list[FileWrite], ReviewReport]:
     """Decide every write without writing: (user writes, scratch writes, base writes, report).
@@ -152,12 +181,17 @@ def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
         if item.whole_file:
             d = item.decisions[0]
             if d == "accept":
+                w = _whole_file_writes(cs, c, new_side=True)
+                if holds_new_side(c, user_root):  # applied by hand already: only the base moves
+                    base_w += w
+                    rep.applied.append(c.path)
+                    rep.accepted_hunks += 1
+                    continue
                 bad = _user_blob(user_root / (c.old_path or c.path)) != c.old_blob or (
                     c.old_path is not None and os.path.lexists(user_root / c.path))
                 if bad:
                     rep.conflicts[c.path] = "changed in your copy since the session started"
                     continue
-                w = _whole_file_writes(cs, c, new_side=True)
                 user_w += w
                 base_w += w
                 rep.applied.append(c.path)
@@ -176,7 +210,9 @@ def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
         if accepted:
             dest = user_root / c.path
             new_base = apply_hunks(item.old_text, [h for _, h in accepted])
-            if _user_blob(dest) == c.old_blob:
+            if holds_new_side(c, user_root):  # applied by hand already: leave the user's file be
+                user_text = None
+            elif _user_blob(dest) == c.old_blob:
                 user_text = new_base
             else:
                 try:
@@ -188,7 +224,8 @@ def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
                     rep.conflicts[c.path] = str(e)
                     continue
                 mode = _file_mode(dest)
-            user_w.append(FileWrite(c.path, user_text.encode("utf-8"), mode))
+            if user_text is not None:
+                user_w.append(FileWrite(c.path, user_text.encode("utf-8"), mode))
             base_w.append(FileWrite(c.path, new_base.encode("utf-8"), c.new_mode or "100644"))
             rep.applied.append(c.path)
         if rejected:

@@ -265,7 +265,7 @@ class Repl:
     def review_pending(self, auto: bool = False) -> str:
         from prompts import render
         from tools.review import apply_review, decide_all, split_change_set
-        from agent.repl.review_ui import print_report, run_review
+        from agent.repl.review_ui import print_report, run_review, settle_applied_by_hand
         try:
             cs = self.workspace.change_set()
         except Exception as e:
@@ -274,11 +274,12 @@ class Repl:
         if cs.empty:
             return ""
         items = split_change_set(cs)
+        to_review = settle_applied_by_hand(items, self.workspace.user_root, self.console)
+        result = None
         if auto:
-            decide_all(items, "accept")
-            result = None
-        else:
-            result = run_review(items, self.console, self.ask, blob=cs.blob,
+            decide_all(to_review, "accept")
+        elif to_review:
+            result = run_review(to_review, self.console, self.ask, blob=cs.blob,
                                 editor=self.io.editor)
         rep = apply_review(self.workspace, cs, items)
         self.undo_stack.append(self.workspace.snapshot("reviewed"))

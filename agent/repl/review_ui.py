@@ -15,7 +15,7 @@ from rich.text import Text
 
 from agent.ui.diff import render_file_header, render_hunk, render_summary
 from tools.hunks import compute_hunks, edit_hunk, split_hunk
-from tools.review import FileItem
+from tools.review import FileItem, take_applied_by_hand
 
 HUNK_HELP = """\
 y - accept this hunk           n - reject this hunk
@@ -135,6 +135,15 @@ def run_review(items: list[FileItem], console: Console, ask: Callable[[str], str
                     continue
                 break
     return result
+
+
+def settle_applied_by_hand(items: list[FileItem], user_root, console: Console) -> list[FileItem]:
+    """Accept, without asking, the files the user's copy already holds as the change set
+    leaves them (a patch applied by hand); say so; return the items still to review."""
+    done, rest = take_applied_by_hand(items, user_root)
+    for item in done:
+        console.print(Text(f"✓ {item.path}: already so in your copy (applied by hand); recorded", style="dim"))
+    return rest
 
 
 def print_report(rep, console: Console) -> None:

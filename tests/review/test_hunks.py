@@ -7,7 +7,7 @@ from tests.review.conftest import LINES
 import itertools
 
 from tools.hunks import apply_hunks, apply_hunks_fuzzy, compute_hunks, parse_edited_hunk, split_hunk, word_spans
-from tools.review import apply_review, split_change_set
+from tools.review import apply_review, split_change_set, take_applied_by_hand
 
 
 def two_hunk_edit(text: str) -> str:
@@ -158,3 +158,35 @@ def test_edit_that_changes_context_is_refused():
 def test_word_spans():
     old_spans, new_spans = word_spans("total = a - b", "total = a + b")
     assert old_spans == [(10, 11)] and new_spans == [(10, 11)]
+
+
+def test_changes_applied_by_hand_are_recorded_not_written_again(workspace, user_repo):
+    ws = workspace
+    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
+    (ws.tree / "new.txt").write_text("brand new\n")
+    (ws.tree / "gone.txt").unlink()
+    cs = ws.change_set()
+    # the user applied the patch by hand, all but the deletion
+    (user_repo / "notes.txt").write_text(two_hunk_edit(LINES))
+    (user_repo / "new.txt").write_text("brand new\n")
+    done, rest = take_applied_by_hand(split_change_set(cs), user_repo)
+    assert sorted(i.path for i in done) == ["new.txt", "notes.txt"]
+    assert [i.path for i in rest] == ["gone.txt"] and rest[0].decisions == [None]
+    rest[0].decisions = ["accept"]
+    rep = apply_review(ws, cs, done + rest)
+    assert rep.conflicts == {} and sorted(rep.applied) == ["gone.txt", "new.txt", "notes.txt"]
+    assert (user_repo / "notes.txt").read_text() == two_hunk_edit(LINES)
+    assert not (user_repo / "gone.txt").exists()
+    assert ws.change_set().empty  # the base moved: nothing is shown as pending again
+
+
+def test_a_file_applied_by_hand_differently_still_conflicts(workspace, user_repo):
+    ws = workspace
+    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
+    cs = ws.change_set()
+    (user_repo / "notes.txt").write_text(LINES.replace("line 2\n", "line TWO\n"))
+    done, rest = take_applied_by_hand(split_change_set(cs), user_repo)
+    assert done == [] and len(rest) == 1
+    rest[0].decisions = ["accept"] * len(rest[0].decisions)
+    rep = apply_review(ws, cs, rest)
+    assert "notes.txt" in rep.conflicts

@@ -74,6 +74,18 @@ def test_review_interactive_per_hunk(headless_run, user_repo, monkeypatch):
     assert not list((headless_run / "workspaces").iterdir())
 
 
+def test_review_after_applying_the_patch_by_hand(headless_run, user_repo):
+    edited = LINES.replace("line 2\n", "line two\n").replace("line 28\n", "line twenty-eight\n")
+    (user_repo / "notes.txt").write_text(edited)  # the user applied the run's patch themselves
+    (user_repo / "added.txt").write_text("new\n")
+    run = ama("review", "--accept-all", cwd=user_repo, home=headless_run)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "already so in your copy" in run.stdout and "not applied" not in run.stdout
+    assert (user_repo / "notes.txt").read_text() == edited
+    again = ama("review", cwd=user_repo, home=headless_run)
+    assert again.returncode == 2 and "no pending change set" in again.stderr
+
+
 def test_review_in_another_repo_finds_nothing(headless_run, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
