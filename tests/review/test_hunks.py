@@ -14,6 +14,14 @@ def two_hunk_edit(text: str) -> str:
     return text.replace("line 2\n", "line two\n").replace("line 28\n", "line twenty-eight\n")
 
 
+def edit_delete_add(ws):
+    """In the scratch copy: two hunks in notes.txt, a new file, a deleted one. Returns the change set."""
+    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
+    (ws.tree / "new.txt").write_text("brand new\n")
+    (ws.tree / "gone.txt").unlink()
+    return ws.change_set()
+
+
 def test_compute_and_apply_every_subset():
     old = LINES
     new = two_hunk_edit(old)
@@ -65,10 +73,7 @@ def test_no_trailing_newline_roundtrip():
 
 def test_split_accept_one_reject_other(workspace, user_repo):
     ws = workspace
-    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
-    (ws.tree / "new.txt").write_text("brand new\n")
-    (ws.tree / "gone.txt").unlink()
-    cs = ws.change_set()
+    cs = edit_delete_add(ws)
     items = {i.path: i for i in split_change_set(cs)}
     assert len(items["notes.txt"].hunks) == 2
     assert items["new.txt"].whole_file and items["new.txt"].describe() == "new file"
@@ -162,10 +167,7 @@ def test_word_spans():
 
 def test_changes_applied_by_hand_are_recorded_not_written_again(workspace, user_repo):
     ws = workspace
-    (ws.tree / "notes.txt").write_text(two_hunk_edit(LINES))
-    (ws.tree / "new.txt").write_text("brand new\n")
-    (ws.tree / "gone.txt").unlink()
-    cs = ws.change_set()
+    cs = edit_delete_add(ws)
     # the user applied the patch by hand, all but the deletion
     (user_repo / "notes.txt").write_text(two_hunk_edit(LINES))
     (user_repo / "new.txt").write_text("brand new\n")
