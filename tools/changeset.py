@@ -126,7 +126,8 @@ def blob_sha(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _user_blob(path: Path) -> str | None:
+def user_blob(path: Path) -> str | None:
+    """The git blob id of what the user's tree holds at `path` (a symlink's target), None if nothing."""
     if path.is_symlink():
         return blob_sha(os.fsencode(os.readlink(path)))
     if not path.is_file():
@@ -139,7 +140,7 @@ def check_conflicts(cs: ChangeSet, user_root: Path) -> list[str]:
     bad = []
     for f in cs.files:
         src = f.old_path or f.path
-        if _user_blob(user_root / src) != f.old_blob:
+        if user_blob(user_root / src) != f.old_blob:
             bad.append(src)
         if f.old_path and os.path.lexists(user_root / f.path):
             bad.append(f.path)

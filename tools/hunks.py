@@ -82,15 +82,14 @@ def split_hunk(h: Hunk) -> list[Hunk]:
     them together do what `h` does. A hunk with one run of changes comes back as [h].
     """
     starts = [0]  # index into h.lines where each part begins
-    seen_change = False
+    seen_change, run_start = False, None  # run_start: where the current run of context began
     for i, line in enumerate(h.lines):
         if line[:1] == " ":
-            if seen_change and (i == 0 or h.lines[i - 1][:1] != " "):
-                starts.append(i)  # a context run after a change: it may open the next part
-        else:
-            seen_change = True
-    # a context run that is not followed by a change (trailing context) opens no part
-    starts = [s for s in starts if s == 0 or any(l[:1] != " " for l in h.lines[s:])]
+            run_start = i if run_start is None else run_start
+            continue
+        if seen_change and run_start is not None:  # context between two changes opens a part
+            starts.append(run_start)
+        seen_change, run_start = True, None
     if len(starts) == 1:
         return [h]
     parts, old_at, new_at = [], h.old_start, h.new_start

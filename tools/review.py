@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from tools.changeset import ChangeSet, FileChange, blob_sha
+from tools.changeset import ChangeSet, FileChange, user_blob
 from tools.atomic_files import FileWrite, write_atomically
 from tools.gitsafe import run_git
 from tools.hunks import Hunk, HunkConflict, apply_hunks, apply_hunks_fuzzy, compute_hunks
@@ -113,14 +113,6 @@ def split_change_set(cs: ChangeSet) -> list[FileItem]:
 
 # ---- applying a review -------------------------------------------------------------
 
-def _user_blob(path: Path) -> str | None:
-    if path.is_symlink():
-        return blob_sha(os.fsencode(os.readlink(path)))
-    if not path.is_file():
-        return None
-    return blob_sha(path.read_bytes())
-
-
 def _file_mode(path: Path) -> str:
     if path.is_symlink():
         return "120000"
@@ -147,7 +139,7 @@ def holds_new_side(c: FileChange, user_root: Path) -> bool:
     dest = user_root / c.path
     if not c.new_blob:
         return not os.path.lexists(dest)
-    return _user_blob(dest) == c.new_blob and (not c.new_mode or _file_mode(dest) == c.new_mode)
+    return user_blob(dest) == c.new_blob and (not c.new_mode or _file_mode(dest) == c.new_mode)
 
 
 def take_applied_by_hand(items: list[FileItem], user_root: Path) -> tuple[list[FileItem], list[FileItem]]:
@@ -187,7 +179,7 @@ def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
                     rep.applied.append(c.path)
                     rep.accepted_hunks += 1
                     continue
-                bad = _user_blob(user_root / (c.old_path or c.path)) != c.old_blob or (
+                bad = user_blob(user_root / (c.old_path or c.path)) != c.old_blob or (
                     c.old_path is not None and os.path.lexists(user_root / c.path))
                 if bad:
                     rep.conflicts[c.path] = "changed in your copy since the session started"
@@ -212,7 +204,7 @@ def plan_review(cs: ChangeSet, items: list[FileItem], user_root: Path
             new_base = apply_hunks(item.old_text, [h for _, h in accepted])
             if holds_new_side(c, user_root):  # applied by hand already: leave the user's file be
                 user_text = None
-            elif _user_blob(dest) == c.old_blob:
+            elif user_blob(dest) == c.old_blob:
                 user_text = new_base
             else:
                 try:
