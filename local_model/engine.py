@@ -94,7 +94,7 @@ class Engine:
 
     @property
     def active(self) -> int:
-        """Sequences waiting or running."""
+        """Sequences waiting, being prefilled or running."""
         with self._lock:
             return self.scheduler.active
 
@@ -128,7 +128,7 @@ class Engine:
                 self.step()
             except Exception as exc:  # a failed step fails its sequences, never the engine
                 with self._lock:
-                    victims = list(self.scheduler.running) + [s for s in (self.scheduler.prefilling,) if s]
+                    victims = self.scheduler.holding
                 for seq in victims:
                     self._finish(seq, f"error: {type(exc).__name__}: {exc}")
 

@@ -59,12 +59,17 @@ class Scheduler:
         self.waiting.append(seq)
 
     def has_work(self) -> bool:
-        return bool(self.waiting or self.running or self.prefilling)
+        return self.active > 0
+
+    @property
+    def holding(self) -> list[Sequence]:
+        """The sequences that hold a cache row: the running ones, then the one being prefilled."""
+        return self.running + ([self.prefilling] if self.prefilling is not None else [])
 
     @property
     def active(self) -> int:
         """Sequences waiting, being prefilled or running."""
-        return len(self.waiting) + len(self.running) + (self.prefilling is not None)
+        return len(self.waiting) + len(self.holding)
 
     def start_prefill(self) -> Sequence | None:
         """The oldest waiting sequence, moved into the row after the running ones, if one is free
@@ -85,8 +90,7 @@ class Scheduler:
         """(cancelled waiting sequences, now dropped; cancelled ones holding a row, still to be removed)."""
         dropped = [s for s in self.waiting if s.cancelled]
         self.waiting = deque(s for s in self.waiting if not s.cancelled)
-        holding = self.running + ([self.prefilling] if self.prefilling is not None else [])
-        return dropped, [s for s in holding if s.cancelled]
+        return dropped, [s for s in self.holding if s.cancelled]
 
     def remove(self, seq: Sequence) -> list[tuple[int, int]]:
         """Take a running or prefilling sequence out.

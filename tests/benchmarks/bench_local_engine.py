@@ -87,16 +87,10 @@ class Row:
 
 def read_bandwidth(device: torch.device, gib: float = 1.0, repeats: int = 7) -> float:
     """Bytes/s of a streaming read (a sum over a large tensor), best of `repeats`."""
-    x = torch.ones(int(gib * 2**30) // 4, device=device)
-    best = float("inf")
+    probe = BandwidthProbe(device, gib)
     for _ in range(repeats):
-        sync(device)
-        t = time.perf_counter()
-        x.sum()
-        sync(device)
-        best = min(best, time.perf_counter() - t)
-    del x
-    return gib * 2**30 / best
+        probe.sample()
+    return max(probe.samples)
 
 
 class BandwidthProbe:

@@ -4,6 +4,7 @@ to one-at-a-time generation (and the prefill attention kernel it relies on held 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 
 import pytest
@@ -88,16 +89,9 @@ def test_batched_engine_equals_one_at_a_time(tiny):
     expected = [list(generate(tiny, p, max_new_tokens=12, sampling=greedy)) for p in prompts]
     engine = Engine(tiny, EngineConfig(max_batch=3, max_len=64)).start()  # 4 requests, 3 rows: one joins later
     try:
-        results: list = [None] * len(prompts)
-
-        def run(i):
-            results[i] = list(engine.generate(prompts[i], max_new_tokens=12, sampling=greedy))
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(prompts))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        with ThreadPoolExecutor(len(prompts)) as pool:
+            results = list(pool.map(lambda p: list(engine.generate(p, max_new_tokens=12, sampling=greedy)), prompts,
+                                    timeout=60))
         assert results == expected
         assert engine.active == 0
     finally:

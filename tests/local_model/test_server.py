@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -95,16 +95,9 @@ def test_concurrent_requests_equal_one_at_a_time(served):
     client, _, _ = served
     prompts = ["the quick brown fox", "def add(a, b)", "hello", "tiny corpus for a tiny tokenizer", "lazy dog"]
     alone = [_ask(client, p, max_tokens=12).choices[0].message.content for p in prompts]
-    together: list = [None] * len(prompts)
-
-    def run(i):
-        together[i] = _ask(client, prompts[i], max_tokens=12).choices[0].message.content
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(prompts))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    with ThreadPoolExecutor(len(prompts)) as pool:
+        together = list(pool.map(lambda p: _ask(client, p, max_tokens=12).choices[0].message.content, prompts,
+                                 timeout=60))
     assert together == alone
 
 
