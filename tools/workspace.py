@@ -33,7 +33,8 @@ class Workspace:
     user_root: Path
     dir: Path
     is_git: bool
-    base: str = ""                     # commit of the user's tree as the session began
+    base: str = ""                     # the user's tree as the session last saw it
+    start: str = ""                    # the scratch tree as the session began (undo's floor)
     checkpoints: list[str] = field(default_factory=list)
     _tracked_ignored: list[bytes] | None = field(default=None, repr=False)
 
@@ -68,7 +69,8 @@ class Workspace:
             shutil.copytree(ws.user_root, ws.tree, symlinks=True,
                             ignore=shutil.ignore_patterns(".git"))
         ws._init_shadow()
-        ws.base = ws.snapshot("base")
+        ws.base = ws.start = ws.snapshot("base")
+        (ws.shadow / "refs" / "ama" / "start").write_text(ws.start + "\n")
         return ws
 
     @classmethod
@@ -80,6 +82,7 @@ class Workspace:
                        cwd=ws.dir, git_dir=ws.shadow, skip_driver_scan=True).split("\n")
         by_name = dict(line.split(" ", 1) for line in refs if line)
         ws.base = by_name.get("refs/ama/base", "")
+        ws.start = by_name.get("refs/ama/start", ws.base)
         n = 1
         while f"refs/ama/checkpoints/{n}" in by_name:
             ws.checkpoints.append(by_name[f"refs/ama/checkpoints/{n}"])
@@ -132,12 +135,14 @@ class Workspace:
         return run_git(args, cwd=self.tree, git_dir=self.shadow, work_tree=self.tree,
                        env=env, skip_driver_scan=True, **kw)
 
-    def snapshot(self, label: str = "checkpoint") -> str:
+    def snapshot(self, label: str = "checkpoint", *, record: bool = True) -> str:
         """Record the scratch tree (tracked + untracked, not ignored) as a git tree object.
 
-        `label` "base" sets refs/ama/base; otherwise a new refs/ama/checkpoints/N.
-        Returns the tree id. (Trees, not commits: a change set and a restore need only
-        trees, and writing a ref file is ours to do: the shadow repo is private.)
+        `label` "base" sets refs/ama/base; otherwise, with `record`, the tree becomes the
+        next checkpoint, refs/ama/checkpoints/N (what `undo` walks back through and a
+        resumed session reopens at). Returns the tree id. (Trees, not commits: a change
+        set and a restore need only trees, and writing a ref file is ours to do: the
+        shadow repo is private.)
         """
         self._shadow_git(["add", "--all", "--", "."])
         if self.is_git:  # files the repo tracks although .gitignore matches them
@@ -153,9 +158,11 @@ class Workspace:
         tree = self._shadow_git(["write-tree"]).stdout.decode().strip()
         if label == "base":
             ref = "refs/ama/base"
-        else:
+        elif record:
             self.checkpoints.append(tree)
             ref = f"refs/ama/checkpoints/{len(self.checkpoints)}"
+        else:
+            return tree
         path = self.shadow / ref
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(tree + "\n")
@@ -167,12 +174,12 @@ class Workspace:
 
     def change_set(self, *, fresh: bool = True) -> ChangeSet:
         """Diff from the user's tree at start (base) to the scratch tree now."""
-        target = self.snapshot("final") if fresh else self.head()
+        target = self.snapshot("final", record=False) if fresh else self.head()
         return diff_trees(self.shadow, self.tree, self.base, target)
 
     def restore(self, commit: str) -> None:
         """Make the scratch tree exactly `commit`'s tree (files created since are removed)."""
-        current = self.snapshot("before-restore")
+        current = self.snapshot("before-restore", record=False)
         added = self._shadow_git(["diff", "--name-only", "-z", "--no-renames", "--diff-filter=A",
                                   commit, current]).stdout
         for rel in added.split(b"\0"):
@@ -181,7 +188,28 @@ class Workspace:
         env = {"GIT_INDEX_FILE": str(self.shadow / "restore-index")}
         self._shadow_git(["read-tree", commit], env=env)
         self._shadow_git(["checkout-index", "--all", "--force"], env=env)
-        self.snapshot("restored")
+
+    def rewind(self, tree: str) -> None:
+        """Go back to an earlier checkpoint `tree`, keeping where we were as a checkpoint
+        so that `undo` returns to it."""
+        if self.snapshot(record=False) != self.head():
+            self.snapshot()
+        self.restore(tree)
+        self.snapshot()
+
+    def undo(self) -> int | None:
+        """Restore the checkpoint before the current state (files, and what commands did
+        in the tree). Returns how many checkpoints are left (0: back at the start), or
+        None when there is nothing to undo."""
+        current = self.snapshot(record=False)
+        while self.checkpoints and self.checkpoints[-1] == current:
+            (self.shadow / f"refs/ama/checkpoints/{len(self.checkpoints)}").unlink(missing_ok=True)
+            self.checkpoints.pop()
+        target = self.checkpoints[-1] if self.checkpoints else self.start
+        if target == current:
+            return None
+        self.restore(target)
+        return len(self.checkpoints)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

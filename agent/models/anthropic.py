@@ -15,12 +15,12 @@ from typing import Any, Iterator, Mapping
 
 import anthropic
 
-from agent.errors import BadInput
+from agent.core.errors import BadInput
 from agent.models.http_errors import ProviderHints, RetryingStream
 from agent.models.pricing import Price, context_window_for, price_for, priced_usage
 from agent.models.retry import IncompleteStream, RetryPolicy
 from agent.models.tool_args import make_tool_call
-from agent.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
+from agent.core.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
                          ThinkingDelta, ToolCallDelta, ToolCallDone, ToolSpec)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"

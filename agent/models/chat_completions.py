@@ -16,7 +16,7 @@ from agent.models.pricing import Price, priced_usage
 from agent.models.retry import IncompleteStream, RetryPolicy
 from agent.models.text_tool_calls import TextCallFilter
 from agent.models.tool_args import make_tool_call
-from agent.types import (Done, Message, ModelEvent, ModelSettings, TextDelta, ThinkingDelta,
+from agent.core.types import (Done, Message, ModelEvent, ModelSettings, TextDelta, ThinkingDelta,
                          ToolCallDelta, ToolCallDone, ToolSpec)
 
 FINISH_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use",

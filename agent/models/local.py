@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agent.errors import BadInput
+from agent.core.errors import BadInput
 from agent.models import openai_compat
 from agent.models.chat_completions import ChatCompletionsModel
 
@@ -54,3 +54,10 @@ def create(rest: str, options: dict) -> ChatCompletionsModel:
     model = openai_compat.create(f"{path.name}@{url}", {**options, "context_window": max_len, "api_key": "local"})
     model.name = f"local:{rest}"
     return model
+
+
+def serve(argv: list[str]) -> int:
+    """`ama serve ARGS`: the engine's OpenAI-compatible server (`python -m local_model
+    serve ARGS`). Returns its exit code."""
+    from local_model.__main__ import main
+    return main(["serve", *argv])

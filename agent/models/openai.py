@@ -15,7 +15,7 @@ import os
 
 import openai
 
-from agent.errors import BadInput
+from agent.core.errors import BadInput
 from agent.models.chat_completions import ChatCompletionsModel, client_timeout
 from agent.models.http_errors import ProviderHints
 from agent.models.pricing import context_window_for, price_for

@@ -17,7 +17,7 @@ import re
 
 import openai
 
-from agent.errors import BadInput
+from agent.core.errors import BadInput
 from agent.models.chat_completions import ChatCompletionsModel, client_timeout
 from agent.models.http_errors import ProviderHints
 from agent.models.pricing import context_window_for, price_for

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from agent.errors import BadInput
-from agent.types import Model
+from agent.core.errors import BadInput
+from agent.core.types import Model
 
 # scheme -> "module:factory"; the factory takes (rest_of_spec, options) and returns a Model.
 PROVIDERS: dict[str, str] = {

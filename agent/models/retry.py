@@ -19,7 +19,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
-from agent.errors import ModelError, StreamInterrupted
+from agent.core.errors import ModelError, StreamInterrupted
 
 # A server asking us to wait longer than this is treated as "not now": we give up.
 MAX_RETRY_AFTER_S = 300.0

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from agent.errors import BadInput
-from agent.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
+from agent.core.errors import BadInput
+from agent.core.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
                          ThinkingDelta, ToolCall, ToolCallDelta, ToolCallDone, ToolSpec, Usage)
 
 END_TEXT = "(script ended)"

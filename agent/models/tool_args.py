@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.types import ToolCall
+from agent.core.types import ToolCall
 
 
 def parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:

@@ -1,8 +1,12 @@
 """The REPL: a prompt-toolkit prompt, turns run with interrupt keys, review at the end
 of each turn that changed files, slash commands, `!command`, `@path` mentions.
 
-    run_repl(opts, first_message)          # a real terminal
-    Repl(opts, ReplIO(console, input, output)).run(first)   # tests: pipe input
+    run_repl(options, first_message)                      # a real terminal
+    Repl(options, ReplIO(console, input, output)).run(first)  # tests: pipe input
+
+The state — the session, the mode, the marks /rewind goes back to — is a ReplState
+(agent/repl/state.py) that commands change through its named operations; this module
+is the terminal around it: the prompt, keys, turns in a worker thread, review.
 
 Keys at the prompt: Enter sends; Alt+Enter (Esc Enter) and Ctrl-J insert a newline
 (pasted blocks stay one message); Shift-Tab cycles the mode review → auto-accept →
@@ -11,49 +15,26 @@ turn: Esc or Ctrl-C interrupts it.
 """
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
-from rich.console import Console
 from rich.text import Text
 
-from agent import events as ev
-from agent.types import Message
+from agent.core import events as ev
+from agent.core.types import ToolCall
+from agent.repl.state import ReplState
+from agent.repl.terminal import ReplIO, terminal_io
+from agent.session.options import Mode, SessionOptions
 from agent.ui.status import Status, status_text
 
-MODES = ("review", "auto-accept", "plan")
-
-
-@dataclass
-class ReplIO:
-    """Where the REPL reads and writes. input/output: prompt-toolkit objects (None: the
-    terminal); console: where everything but the prompt is printed."""
-    console: Console
-    input: Any = None
-    output: Any = None
-    editor: str | None = None         # for "edit this hunk" (default $VISUAL/$EDITOR/vi)
-    proxy: Any = None                 # the StdoutProxy to close at exit, in a terminal
-
-
-@dataclass
-class Mark:
-    """A user message in the conversation, for /rewind."""
-    text: str
-    message_index: int       # len(agent.messages) before it was sent
-    tree: str                # the workspace snapshot at that moment
+APPROVAL_ANSWERS = "[y]es / [N]o / [a]lways allow"
 
 
 @dataclass
 class Repl:
-    opts: Any                       # agent.headless.RunOptions
+    options: SessionOptions
     io: ReplIO
-    auto_accept: bool = False
-    mode: str = "review"
-    marks: list[Mark] = field(default_factory=list)
-    undo_stack: list[str] = field(default_factory=list)
-    pending_context: list[str] = field(default_factory=list)
+    start_mode: Mode = Mode.REVIEW
     idle: threading.Event = field(default_factory=threading.Event)   # waiting at the prompt
     asking: threading.Event = field(default_factory=threading.Event)  # waiting for an answer
     question: str = ""
@@ -61,35 +42,28 @@ class Repl:
     # ---- start and stop -----------------------------------------------------------
 
     def open(self) -> None:
-        from agent.session import SessionLog, new_session_id
-        from agent.setup import open_session
-        from agent.ui.view import TurnView
         from agent.repl.turn import TurnRunner
+        from agent.session.log import SessionLog, new_session_id
+        from agent.session.open import open_session
+        from agent.ui.view import TurnView
 
         self.console = self.io.console
-        self.session_id = getattr(self.opts, "resume", None) or new_session_id()
-        self.log = SessionLog(self.session_id)
-        self.cancel = threading.Event()
-        self.status = Status(model=self.opts.model, mode=self.mode)
+        self.log = SessionLog(self.options.resume or new_session_id())
+        self.status = Status(model=self.options.model, mode=self.start_mode.value)
         self.view = TurnView(self.console, self.status)
-        emit = ev.fan_out(self.log, self._track, self.view)
+        self.runner = TurnRunner(threading.Event(), input=self.io.input, output=self.io.output,
+                                 live=lambda: self.view.partial,
+                                 status=lambda: status_text(self.status), ask=self.ask)
         try:
-            self.setup = open_session(self.opts, self.session_id, emit, self.cancel)
+            session = open_session(self.options, ev.fan_out(self.log, self._track, self.view),
+                                   session_id=self.log.session_id, cancel=self.runner.cancel,
+                                   approve=self._approve)
         except BaseException:
             self.log.close()
             raise
-        self.agent, self.workspace = self.setup.agent, self.setup.workspace
-        self.base_permission_mode = self.agent.permissions.mode
-        self.status.context_window = getattr(self.agent.model, "context_window", 0)
-        self.undo_stack = [self.workspace.base]
-        self.runner = TurnRunner(self.cancel, input=self.io.input, output=self.io.output,
-                                 live=lambda: self.view.partial,
-                                 status=lambda: status_text(self.status),
-                                 confirm=self._confirm)
-        self.agent.approve = lambda call, reason: self.runner.approve(
-            f"allow {call.name} {_key_arg(call)}? ({reason}) [y/N] ")
-        if self.auto_accept:
-            self.set_mode("auto-accept")
+        self.state = ReplState(session)
+        self.status.context_window = getattr(session.agent.model, "context_window", 0)
+        self.set_mode(self.start_mode)
         self._prompt = self._make_prompt()
 
     def close(self) -> None:
@@ -98,18 +72,33 @@ class Repl:
             pending = not self.workspace.change_set().empty
         except Exception:
             pass
-        self.setup.close(keep=pending or bool(getattr(self.opts, "keep_workspace", False)))
+        self.state.session.close(keep_workspace=pending)
         if pending:
             self.console.print(Text("Changes are still pending; `ama review` reopens them.",
                                     style="yellow"))
         self.log.close()
 
     def _track(self, e: ev.Event) -> None:
-        """Remember checkpoints (for /undo) as the loop makes them."""
-        if isinstance(e, ev.Checkpoint):
-            self.undo_stack.append(e.commit)
-        elif e.type == "compacted":   # message positions changed: /rewind starts afresh
-            self.marks.clear()
+        if e.type == "compacted":   # message positions changed: /rewind starts afresh
+            self.state.forget_marks()
+
+    # ---- what the tests and commands read ----------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self.state.session.id
+
+    @property
+    def agent(self):
+        return self.state.session.agent
+
+    @property
+    def workspace(self):
+        return self.state.session.workspace
+
+    @property
+    def mode(self) -> Mode:
+        return self.state.mode
 
     # ---- the prompt ---------------------------------------------------------------
 
@@ -117,7 +106,7 @@ class Repl:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings
-        from agent.home import ama_home
+        from agent.config.home import ama_home
         from agent.repl.mentions import MentionCompleter
 
         kb = KeyBindings()
@@ -137,7 +126,7 @@ class Repl:
 
         @kb.add("s-tab")
         def _cycle(event) -> None:
-            self.set_mode(MODES[(MODES.index(self.mode) + 1) % len(MODES)])
+            self.set_mode(self.mode.next())
             event.app.invalidate()
 
         @kb.add("c-c")
@@ -166,12 +155,27 @@ class Repl:
         finally:
             self.asking.clear()
 
-    def _confirm(self, question: str) -> bool:
-        return self.ask(question).strip().lower() in ("y", "yes")
+    def _approve(self, call: ToolCall, reason: str) -> bool:
+        """An "ask" rule fired (called from the turn's thread): yes, no, or always allow
+        (the call generalised into a rule, saved for this repository)."""
+        from agent.ui.toolcalls import key_argument
+        answer = self.runner.question(f"allow {call.name} {key_argument(call.name, call.arguments)[:120]}? "
+                                      f"({reason}) {APPROVAL_ANSWERS} ")
+        answer = answer.strip().lower()
+        if answer in ("a", "always"):
+            rules = self.state.session.always_allow(call)
+            self.console.print(Text(f"always allowed here: {', '.join(rules)}", style="dim"))
+            return True
+        return answer in ("y", "yes")
 
-    def set_mode(self, mode: str) -> None:
-        self.mode = self.status.mode = mode
-        self.agent.permissions.mode = "plan" if mode == "plan" else self.base_permission_mode
+    def set_mode(self, mode: Mode) -> None:
+        self.state.set_mode(mode)
+        self.status.mode = mode.value
+
+    def set_model(self, spec: str) -> None:
+        self.state.set_model(spec)
+        self.status.model = spec
+        self.status.context_window = getattr(self.agent.model, "context_window", 0)
 
     # ---- the loop -----------------------------------------------------------------
 
@@ -181,7 +185,7 @@ class Repl:
 
         self.open()
         commands = Commands(self)
-        self.console.print(Text(f"ama · {self.opts.model} · {self.workspace.user_root}  "
+        self.console.print(Text(f"ama · {self.options.model} · {self.workspace.user_root}  "
                                 f"(/help for commands, Ctrl-D to exit)", style="dim"))
         try:
             if first_message:
@@ -222,50 +226,21 @@ class Repl:
 
     # ---- a turn -------------------------------------------------------------------
 
-    def compose(self, text: str) -> str:
-        """The message the model gets: mentions attached, `!command` results, plan mode."""
-        from prompts import render
-        from agent.repl.mentions import attachments
-        message = text
-        files = attachments(text, self.workspace.tree)
-        if files:
-            message = render("mentions.md", message=message, files=files)
-        if self.pending_context:
-            message = render("pending_context.md", context=self.pending_context, message=message)
-            self.pending_context = []
-        if self.mode == "plan":
-            message = render("plan_mode.md", message=message)
-        return message
-
     def send(self, text: str) -> None:
-        """Run one user message through the agent, then review what it changed."""
+        """Run one user message through the session, then review what it changed (and
+        send the review's feedback, if any, the same way)."""
         while text:
-            self.marks.append(Mark(text.strip().splitlines()[0][:80] if text.strip() else "",
-                                   len(self.agent.messages), self.undo_stack[-1]))
-            message = self.compose(text)
             try:
-                self.runner.run(lambda: self.agent.run(message))
+                self.runner.run(lambda: self.state.send(text))
             except Exception as e:  # a bug or a dead sandbox: say so, keep the REPL alive
                 self.console.print(Text(f"error: {type(e).__name__}: {e}", style="bold red"))
-            self._mend_conversation()
             self.console.print()
-            text = self.after_turn()
-
-    def _mend_conversation(self) -> None:
-        """After an interrupt the conversation may end without an answer; close it so the
-        next message follows an assistant turn."""
-        last = self.agent.messages[-1]
-        if last.role in ("user", "tool"):
-            self.agent.messages.append(Message("assistant", "(interrupted by the user)"))
-
-    def after_turn(self) -> str:
-        """Review (or auto-apply) the turn's changes; returns feedback to send, or ''."""
-        return self.review_pending(auto=self.mode == "auto-accept")
+            text = self.review_pending(auto=self.mode is Mode.AUTO_ACCEPT)
 
     def review_pending(self, auto: bool = False) -> str:
+        """Review (or, `auto`, accept) the pending changes; returns feedback to send, or ''."""
         from prompts import render
-        from tools.review import apply_review, decide_all, split_change_set
-        from agent.repl.review_ui import print_report, run_review, settle_applied_by_hand
+        from agent.repl.review_ui import review_change_set
         try:
             cs = self.workspace.change_set()
         except Exception as e:
@@ -273,17 +248,9 @@ class Repl:
             return ""
         if cs.empty:
             return ""
-        items = split_change_set(cs)
-        to_review = settle_applied_by_hand(items, self.workspace.user_root, self.console)
-        result = None
-        if auto:
-            decide_all(to_review, "accept")
-        elif to_review:
-            result = run_review(to_review, self.console, self.ask, blob=cs.blob,
-                                editor=self.io.editor)
-        rep = apply_review(self.workspace, cs, items)
-        self.undo_stack.append(self.workspace.snapshot("reviewed"))
-        print_report(rep, self.console)
+        _, result = review_change_set(self.workspace, cs, self.console, self.ask, auto=auto,
+                                      editor=self.io.editor)
+        self.state.session.record("reviewed")
         if result and result.feedback:
             return render("review_feedback.md", feedback=result.feedback)
         return ""
@@ -296,37 +263,25 @@ class Repl:
         if not command:
             self.console.print(Text("usage: !COMMAND", style="dim"))
             return
-        sandbox = self.setup.sandbox
-        res = self.runner.run(lambda: sandbox.exec(command, timeout=600, cancel=self.cancel))
+        session = self.state.session
+        res = self.runner.run(lambda: session.sandbox.exec(command, timeout=600,
+                                                           cancel=session.cancel))
         out = res.output.rstrip()
         if out:
             self.console.print(Text(out))
         status = "timed out" if res.timed_out else f"exit code {res.exit_code}"
         self.console.print(Text(f"[{status}]", style="dim"))
-        self.pending_context.append(render("shell_escape.md", workdir=sandbox.workdir,
-                                           command=command, output=out[-20000:],
-                                           exit_code=res.exit_code, timed_out=res.timed_out))
-        self.undo_stack.append(self.workspace.snapshot("shell"))
+        self.state.add_context(render("shell_escape.md", workdir=session.sandbox.workdir,
+                                      command=command, output=out[-20000:],
+                                      exit_code=res.exit_code, timed_out=res.timed_out))
+        session.record("shell")
 
 
-def _key_arg(call) -> str:
-    from agent.ui.toolcalls import key_argument
-    return key_argument(call.name, call.arguments)[:120]
-
-
-def terminal_io() -> ReplIO:
-    """The real terminal: rich prints through prompt-toolkit's stdout proxy, so output
-    from the worker thread lands above the live region instead of through it."""
-    from prompt_toolkit.patch_stdout import StdoutProxy
-    proxy = StdoutProxy(raw=True, sleep_between_writes=0.02)
-    console = Console(file=proxy, force_terminal=sys.stdout.isatty() or None, highlight=False)
-    return ReplIO(console=console, proxy=proxy)
-
-
-def run_repl(opts, first_message: str | None = None, auto_accept: bool = False) -> int:
+def run_repl(options: SessionOptions, first_message: str | None = None,
+             mode: Mode = Mode.REVIEW) -> int:
     """`ama` in a terminal. Returns the exit code."""
     io = terminal_io()
     try:
-        return Repl(opts, io, auto_accept=auto_accept).run(first_message)
+        return Repl(options, io, start_mode=mode).run(first_message)
     finally:
         io.proxy.close()

@@ -1,21 +1,38 @@
 """Slash commands. Each `cmd_NAME` method is `/NAME`; its docstring's first line is
-its help (the rest is shown by `/help NAME`)."""
+its help (the rest is shown by `/help NAME`). They act on the REPL's state through its
+named operations (agent/repl/state.py) and talk to the user through the REPL."""
 from __future__ import annotations
 
 import difflib
-import importlib
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from rich.console import Console
 from rich.text import Text
 
-if TYPE_CHECKING:
-    from agent.repl.app import Repl
+from agent.core.errors import AmaError
+from agent.repl.state import ReplState
+from agent.session.options import Mode
+
+
+class Host(Protocol):
+    """What the commands need from the REPL around them (agent/repl/app.py)."""
+    console: Console
+    state: ReplState
+    view: Any                    # the TurnView: `outputs` of the tool calls so far
+    runner: Any                  # the TurnRunner: `run(work)` with interrupt keys
+
+    def ask(self, message: str) -> str: ...
+    def send(self, text: str) -> None: ...
+    def review_pending(self, auto: bool = False) -> str: ...
+    def set_mode(self, mode: Mode) -> None: ...
+    def set_model(self, spec: str) -> None: ...
 
 
 class Commands:
-    def __init__(self, repl: "Repl"):
+    def __init__(self, repl: Host):
         self.repl = repl
         self.console = repl.console
+        self.state = repl.state
 
     @property
     def names(self) -> list[str]:
@@ -59,47 +76,33 @@ class Commands:
 
     def cmd_clear(self, arg: str) -> None:
         """Start a fresh conversation (the workspace is kept)."""
-        agent = self.repl.agent
-        del agent.messages[1:]
-        self.repl.marks.clear()
+        self.state.clear()
         self.say("conversation cleared", "dim")
 
     def cmd_compact(self, arg: str) -> None:
         """Summarize older turns now to free context (it also happens near the window)."""
-        fn = _optional("agent.compaction", "compact_now")
-        if fn is None:
-            self.say("/compact is not available in this build", "yellow")
-            return
         try:
-            changed = self.repl.runner.run(lambda: fn(self.repl.agent))
+            changed = self.repl.runner.run(self.state.compact)
         except Exception as e:  # the summarising call failed: the conversation is unchanged
             self.say(f"could not compact: {e}", "red")
             return
-        self.repl.marks.clear()   # message positions changed: /rewind starts afresh
         self.say("conversation compacted" if changed else "nothing to compact yet", "dim")
 
     def cmd_model(self, arg: str) -> None:
         """Show the model, or switch: /model PROVIDER:NAME."""
-        repl = self.repl
         if not arg:
-            self.say(repl.opts.model)
+            self.say(self.state.session.model)
             return
-        from agent.errors import AmaError
-        from agent.models.registry import resolve_model
         try:
-            model = resolve_model(arg, {"cwd": str(repl.workspace.user_root),
-                                        **repl.opts.model_options})
+            self.repl.set_model(arg)
         except AmaError as e:
             self.say(f"cannot switch: {e.message}", "red")
             return
-        repl.agent.model = model
-        repl.opts.model = repl.status.model = arg
-        repl.status.context_window = getattr(model, "context_window", 0)
         self.say(f"model: {arg}", "dim")
 
     def cmd_cost(self, arg: str) -> None:
         """Tokens and cost of this session."""
-        u = self.repl.agent.usage
+        u = self.state.session.agent.usage
         self.say(f"input {u.input_tokens} tok (cache read {u.cache_read_tokens}, write "
                  f"{u.cache_write_tokens}) · output {u.output_tokens} tok · ${u.cost_usd:.4f}")
 
@@ -121,7 +124,7 @@ class Commands:
         """Show the pending change set (what is not yet accepted or rejected)."""
         from agent.ui.diff import render_items, render_summary
         from tools.review import split_change_set
-        cs = self.repl.workspace.change_set()
+        cs = self.state.session.workspace.change_set()
         if cs.empty:
             self.say("no pending changes", "dim")
             return
@@ -131,7 +134,7 @@ class Commands:
 
     def cmd_review(self, arg: str) -> None:
         """Review the pending changes hunk by hunk."""
-        if self.repl.workspace.change_set().empty:
+        if self.state.session.workspace.change_set().empty:
             self.say("nothing pending", "dim")
             return
         feedback = self.repl.review_pending()
@@ -140,71 +143,55 @@ class Commands:
 
     def cmd_undo(self, arg: str) -> None:
         """Put the workspace back to the previous checkpoint (files and shell side effects)."""
-        repl = self.repl
-        ws = repl.workspace
-        current = ws.snapshot("undo-from")
-        stack = repl.undo_stack
-        while len(stack) > 1 and stack[-1] == current:
-            stack.pop()
-        target = stack[-1]
-        if target == current:
+        left = self.state.undo()
+        if left is None:
             self.say("nothing to undo", "dim")
             return
-        ws.restore(target)
-        self.say(f"workspace restored to checkpoint {len(stack) - 1}"
-                 if len(stack) > 1 else "workspace restored to the start of the session", "dim")
+        self.say(f"workspace restored to checkpoint {left}" if left
+                 else "workspace restored to the start of the session", "dim")
         self._hint_pending()
 
     def _hint_pending(self) -> None:
         """After a restore the scratch copy may differ from what the user accepted."""
-        if not self.repl.workspace.change_set().empty:
+        if not self.state.session.workspace.change_set().empty:
             self.say("the workspace now differs from your files: /diff shows how; /review "
                      "applies it (e.g. to undo accepted changes in your files too)", "dim")
 
     def cmd_rewind(self, arg: str) -> None:
         """Go back to an earlier message: /rewind [N] restores the workspace and/or the conversation."""
-        repl = self.repl
-        if not repl.marks:
+        marks = self.state.marks
+        if not marks:
             self.say("no messages to rewind to", "dim")
             return
         if not arg:
-            for n, mark in enumerate(repl.marks, 1):
+            for n, mark in enumerate(marks, 1):
                 self.say(f"{n:>3}. {mark.text}")
             try:
-                arg = repl.ask("rewind to before which message? (number, empty to cancel) ").strip()
+                arg = self.repl.ask("rewind to before which message? (number, empty to cancel) ").strip()
             except (EOFError, KeyboardInterrupt):
                 return
             if not arg:
                 return
-        try:
-            mark = repl.marks[int(arg) - 1]
-        except (ValueError, IndexError):
-            self.say(f"pick a number from 1 to {len(repl.marks)}", "yellow")
+        if not arg.isdigit() or not 0 < int(arg) <= len(marks):
+            self.say(f"pick a number from 1 to {len(marks)}", "yellow")
             return
         try:
-            what = repl.ask("restore [w]orkspace, [c]onversation or [b]oth? ").strip().lower() or "b"
+            what = self.repl.ask("restore [w]orkspace, [c]onversation or [b]oth? ").strip().lower() or "b"
         except (EOFError, KeyboardInterrupt):
             return
+        mark = self.state.rewind(int(arg) - 1, workspace=what[:1] in ("w", "b"),
+                                 conversation=what[:1] in ("c", "b"))
         if what[:1] in ("w", "b"):
-            repl.workspace.restore(mark.tree)
-            repl.undo_stack.append(mark.tree)
             self._hint_pending()
-        if what[:1] in ("c", "b"):
-            del repl.agent.messages[mark.message_index:]
-            del repl.marks[int(arg) - 1:]
         self.say(f"rewound to before: {mark.text}", "dim")
 
     # ---- session and settings -----------------------------------------------------
 
     def cmd_resume(self, arg: str) -> None:
         """Load an earlier conversation of this repo: /resume [SESSION_ID] (lists them without)."""
-        sessions = _optional("agent.sessions", "list_sessions")
-        resume_into = _optional("agent.session_context", "resume_into")
-        if sessions is None or resume_into is None:
-            self.say("/resume is not available in this build; start `ama --resume ID`", "yellow")
-            return
-        repl = self.repl
-        found = [s for s in sessions(repl.workspace.user_root) if s.id != repl.session_id]
+        from agent.session.store import list_sessions
+        session = self.state.session
+        found = [s for s in list_sessions(session.workspace.user_root) if s.id != session.id]
         if not found:
             self.say("no earlier session in this repository", "dim")
             return
@@ -212,7 +199,7 @@ class Commands:
             for n, info in enumerate(found[:20], 1):
                 self.say(f"{n:>3}. {info.id}  {info.task.strip().splitlines()[0][:70] if info.task.strip() else ''}")
             try:
-                arg = repl.ask("resume which? (number or id, empty to cancel) ").strip()
+                arg = self.repl.ask("resume which? (number or id, empty to cancel) ").strip()
             except (EOFError, KeyboardInterrupt):
                 return
             if not arg:
@@ -222,55 +209,39 @@ class Commands:
         if pick is None:
             self.say(f"no session {arg!r}", "yellow")
             return
-        resume_into(repl.agent, pick.id, repl.agent.emit)
-        repl.marks.clear()
-        self.say(f"conversation of {pick.id} loaded; the workspace stays this session's "
+        count = session.load_conversation(pick.id)
+        self.state.forget_marks()
+        self.say(f"conversation of {pick.id} loaded ({count} messages); the workspace stays this session's "
                  f"(`ama --resume {pick.id}` also restores its workspace)", "dim")
 
     def cmd_permissions(self, arg: str) -> None:
         """Show the permission rules, or add one: /permissions allow|ask|deny RULE."""
-        from agent.permissions import Rule
-
-        def _show(r) -> str:
-            return r.tool if r.pattern is None else f"{r.tool}({r.pattern})"
-        perms = self.repl.agent.permissions
+        perms = self.state.session.agent.permissions
         if arg:
             kind, _, rule = arg.partition(" ")
             if kind not in ("allow", "ask", "deny") or not rule.strip():
                 self.say("usage: /permissions allow|ask|deny TOOL(PATTERN)", "yellow")
                 return
             try:
-                getattr(perms, kind).append(Rule.parse(rule))
+                self.state.session.add_rule(kind, rule)
             except ValueError as e:
                 self.say(str(e), "red")
                 return
         self.say(f"mode: {perms.mode}")
         for kind in ("deny", "ask", "allow"):
             rules = getattr(perms, kind)
-            self.say(f"{kind}: " + (", ".join(_show(r) for r in rules) if rules else "(none)"))
+            self.say(f"{kind}: " + (", ".join(str(r) for r in rules) if rules else "(none)"))
 
     def cmd_mode(self, arg: str) -> None:
         """Show or set the mode: review, auto-accept or plan (Shift-Tab cycles)."""
-        from agent.repl.app import MODES
         if arg:
-            if arg not in MODES:
-                self.say(f"modes: {', '.join(MODES)}", "yellow")
+            if arg not in [m.value for m in Mode]:
+                self.say(f"modes: {', '.join(m.value for m in Mode)}", "yellow")
                 return
-            self.repl.set_mode(arg)
-        self.say(f"mode: {self.repl.mode}")
+            self.repl.set_mode(Mode(arg))
+        self.say(f"mode: {self.state.mode.value}")
 
     def cmd_init(self, arg: str) -> None:
         """Have the model write an AGENTS.md from a look at the repo (it goes through review)."""
-        fn = _optional("agent.init_memory", "init_instruction")
-        if fn is None:
-            self.say("/init is not available in this build", "yellow")
-            return
-        self.repl.send(fn(self.repl.workspace.tree))
-
-
-def _optional(module: str, name: str):
-    """A function from a module that may not exist in this build (None if missing)."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
+        from agent.session.memory import init_instruction
+        self.repl.send(init_instruction(self.state.session.workspace.tree))

@@ -161,3 +161,23 @@ def print_report(rep, console: Console) -> None:
     for path, why in rep.conflicts.items():
         console.print(Text(f"✗ {path} not applied: {why}. Your file and the scratch copy are "
                            f"both left as they are; the change stays pending.", style="yellow"))
+
+
+def review_change_set(ws, cs, console: Console, ask: Callable[[str], str], *, auto: bool = False,
+                      allow_feedback: bool = True, editor: str | None = None):
+    """The whole review of a change set, for the REPL and `ama review`: files already
+    applied by hand are recorded, the rest accepted (`auto`) or asked about hunk by hunk,
+    then what was decided is applied to the user's tree and reported. Returns
+    (ReviewReport, ReviewResult or None when nothing was asked)."""
+    from tools.review import apply_review, decide_all, split_change_set
+    items = split_change_set(cs)
+    to_review = settle_applied_by_hand(items, ws.user_root, console)
+    result = None
+    if auto:
+        decide_all(to_review, "accept")
+    elif to_review:
+        result = run_review(to_review, console, ask, blob=cs.blob, allow_feedback=allow_feedback,
+                            editor=editor)
+    report = apply_review(ws, cs, items)
+    print_report(report, console)
+    return report, result

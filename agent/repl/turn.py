@@ -7,8 +7,8 @@ While it runs, one small region at the bottom of the terminal shows the live par
 the answer, a spinner and the status line; everything else prints above it, into
 the normal scrollback.
 
-Approvals ("ask" permission rules) are asked from the worker: the request is handed
-to the main thread, which stops the live region, asks, and resumes.
+Questions from the worker (approvals for "ask" permission rules) are handed to the
+main thread, which stops the live region, asks, and resumes.
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ LIVE_LINES = 8
 
 
 @dataclass
-class _Approval:
-    question: str
-    answer: bool = False
+class _Question:
+    text: str
+    answer: str = ""
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -35,12 +35,12 @@ class TurnRunner:
 
     def __init__(self, cancel: threading.Event, *, input=None, output=None,
                  live: Callable[[], str] = lambda: "", status: Callable[[], str] = lambda: "",
-                 confirm: Callable[[str], bool] | None = None):
+                 ask: Callable[[str], str] | None = None):
         self.cancel = cancel
         self.input, self.output = input, output
         self.live, self.status = live, status
-        self.confirm = confirm
-        self._approvals: "queue.Queue[_Approval]" = queue.Queue()
+        self.ask = ask
+        self._questions: "queue.Queue[_Question]" = queue.Queue()
         self.interrupted = False
         self.typeahead = ""      # printable keys typed during a turn, for the next prompt
 
@@ -48,13 +48,14 @@ class TurnRunner:
         text, self.typeahead = self.typeahead, ""
         return text
 
-    def approve(self, question: str) -> bool:
-        """Called from the worker: ask the user on the main thread, wait for the answer."""
-        req = _Approval(question)
-        self._approvals.put(req)
+    def question(self, text: str) -> str:
+        """Called from the worker: ask the user on the main thread, wait for the answer
+        ("" when the turn is interrupted meanwhile, or the user gave up)."""
+        req = _Question(text)
+        self._questions.put(req)
         while not req.done.wait(0.1):
             if self.cancel.is_set():
-                return False
+                return ""
         return req.answer
 
     def run(self, work: Callable[[], Any]) -> Any:
@@ -76,12 +77,12 @@ class TurnRunner:
         worker.start()
         while not done.is_set():
             self._watch(done)
-            while not self._approvals.empty():
-                req = self._approvals.get()
+            while not self._questions.empty():
+                req = self._questions.get()
                 try:
-                    req.answer = bool(self.confirm and self.confirm(req.question))
+                    req.answer = self.ask(req.text) if self.ask is not None else ""
                 except (EOFError, KeyboardInterrupt):
-                    req.answer = False
+                    req.answer = ""
                 req.done.set()
         worker.join()
         if "error" in box:
@@ -131,7 +132,7 @@ class TurnRunner:
                                        erase_when_done=True, full_screen=False)
 
         async def watch() -> None:
-            while not done.is_set() and self._approvals.empty():
+            while not done.is_set() and self._questions.empty():
                 await asyncio.sleep(0.03)
             app.exit()
 

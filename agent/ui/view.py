@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from agent import events as ev
+from agent.core import events as ev
 from agent.ui.markdown_stream import MarkdownStream
 from agent.ui.plan import render_plan
 from agent.ui.status import Status

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from agent import events as ev
-from agent.loop import Agent, Limits
+from agent.core import events as ev
+from agent.core.loop import Agent, Limits
 from agent.models.script import ScriptModel
-from agent.permissions import Permissions
+from agent.core.permissions import Permissions
 from tools.base import BaseTool, ToolContext, ToolError, ToolResult
 from tools.sandbox.local import LocalSandbox
 from tools.shell import ShellTool
@@ -167,6 +167,6 @@ def test_mutating_calls_trigger_checkpoints_and_reads_do_not(tmp_path):
 def test_messages_round_trip_through_dicts(tmp_path):
     agent, _ = make_agent(tmp_path, [{"text": "t", "tool_calls": [call("echo", text="x")]}, {"text": "ok"}])
     agent.run("go")
-    from agent.types import Message
+    from agent.core.types import Message
     for m in agent.messages:
         assert Message.from_dict(json.loads(json.dumps(m.to_dict()))) == m

@@ -60,7 +60,7 @@ def documented_flags(ama, *command: str) -> set[str]:
 
 @pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
 def test_every_ama_flag_in_the_examples_is_documented(ama, name):
-    from agent.cli import SUBCOMMANDS
+    from agent.cli.main import SUBCOMMANDS
 
     calls = [c for s in shell_scripts(CI / name) for c in ama_calls(s)]
     runs = [c for c in calls if c and c[0] not in SUBCOMMANDS]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from agent.session import read_session
+from agent.session.log import read_session
 
 from .conftest import DONE, FIX
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from agent import events as ev
-from agent.compaction import Compactor, compact_now, estimate_tokens
+from agent.core import events as ev
+from agent.core.compaction import Compactor, compact_now, estimate_tokens
 from agent.models.script import ScriptModel
-from agent.session import read_session
-from agent.sessions import rebuild_messages
-from agent.types import Message, ToolCall
+from agent.session.log import read_session
+from agent.session.store import rebuild_messages
+from agent.core.types import Message, ToolCall, Usage
 
 from tests.config.conftest import DONE
 
@@ -103,10 +103,12 @@ def test_compact_now_for_the_repl():
         pass
     agent = A()
     agent.messages = conversation(latest_in_tail=False)
+    agent.usage = Usage()
     ref = agent.messages
     agent.compactor = Compactor(model=Recording({"text": "S"}), emit=lambda e: None,
                                 context_window=10_000, keep_turns=1)
     assert compact_now(agent) and agent.messages is ref and len(ref) == 4
+    assert agent.usage.output_tokens > 0    # the summarising call counts toward the session
 
 
 def test_compaction_in_a_real_run_and_resume(ama, home, repo, script):

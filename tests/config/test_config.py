@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from agent.config import load_config, model_options, render_show
-from agent.errors import BadInput
+from agent.config.load import load_config, model_options, render_show
+from agent.core.errors import BadInput
 
 from tests.config.conftest import DONE
 

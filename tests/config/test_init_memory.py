@@ -1,8 +1,8 @@
 """`ama init`: the model looks at the repo and writes AGENTS.md into the user's tree."""
 from __future__ import annotations
 
-from agent.init_memory import init_instruction
-from agent.trust import check_trust, grant_trust
+from agent.session.memory import init_instruction
+from agent.config.trust import check_trust, grant_trust
 
 from tests.config.conftest import DONE
 

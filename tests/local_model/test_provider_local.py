@@ -48,7 +48,7 @@ def test_ama_print_mode_with_a_local_model_ends_with_a_result(checkpoint, tmp_pa
 
 
 def test_a_folder_without_a_checkpoint_is_bad_input(tmp_path):
-    from agent.errors import BadInput
+    from agent.core.errors import BadInput
     from agent.models.registry import resolve_model
 
     with pytest.raises(BadInput, match="config.json"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from agent.types import (Done, ModelEvent, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallDone,
+from agent.core.types import (Done, ModelEvent, TextDelta, ThinkingDelta, ToolCallDelta, ToolCallDone,
                          ToolSpec, Usage)
 
 # Retries in tests wait milliseconds, never seconds.

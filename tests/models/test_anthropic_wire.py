@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from agent.errors import BadInput, ModelError, StreamInterrupted
+from agent.core.errors import BadInput, ModelError, StreamInterrupted
 from agent.models.registry import resolve_model
-from agent.types import (Done, Message, ModelSettings, Reasoning, TextDelta, ToolCall, ToolCallDelta,
+from agent.core.types import (Done, Message, ModelSettings, Reasoning, TextDelta, ToolCall, ToolCallDelta,
                          Usage)
 from tests.models.helpers import FAST, READ_FILE, WRITE_FILE, collect
 from tests.models.wire_servers import Reply, anthropic_error, anthropic_turn

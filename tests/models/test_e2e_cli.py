@@ -38,7 +38,7 @@ def ama(repo: Path, home: Path, model: str, env: dict[str, str], *extra: str) ->
             if not k.startswith(("ANTHROPIC_", "OPENAI_")) and "proxy" not in k.lower()}
     base.update(AMA_HOME=str(home), **env)
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "-p", "Create hello.txt saying hi, then report.",
+        [sys.executable, "-m", "agent.cli.main", "-p", "Create hello.txt saying hi, then report.",
          "--model", model, "--sandbox", "local", "--output-format", "json", "--cwd", str(repo), *extra],
         cwd=ROOT, env=base, capture_output=True, text=True, timeout=120)
     lines = [line for line in proc.stdout.splitlines() if line.strip()]

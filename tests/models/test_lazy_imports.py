@@ -6,7 +6,7 @@ import sys
 
 
 def test_cli_and_shared_provider_modules_do_not_import_the_sdks():
-    code = ("import sys, agent.cli, agent.models.registry, agent.models.pricing, agent.models.retry, "
+    code = ("import sys, agent.cli.main, agent.models.registry, agent.models.pricing, agent.models.retry, "
             "agent.models.http_errors, agent.models.text_tool_calls, agent.models.chat_completions, "
             "agent.models.tool_args; "
             "print(sorted(m for m in ('anthropic', 'openai', 'httpx2') if m in sys.modules))")

@@ -7,7 +7,7 @@ from email.utils import formatdate
 
 import pytest
 
-from agent.errors import ModelError, StreamInterrupted
+from agent.core.errors import ModelError, StreamInterrupted
 from agent.models.retry import Failure, RetryPolicy, parse_retry_after, stream_with_retries
 
 

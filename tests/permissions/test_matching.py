@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.permissions import Permissions, Rule, generalise, is_network_command
-from agent.shellsplit import split_compound
+from agent.core.permissions import Permissions, Rule, generalise, is_network_command
+from agent.core.shellsplit import split_compound
 
 
 @pytest.mark.parametrize("command, parts", [
@@ -145,7 +145,7 @@ def test_saved_rule_reaches_a_headless_run(tmp_path, monkeypatch):
     repo.mkdir()
     (repo / "a.txt").write_text("a\n")
     monkeypatch.setenv("AMA_HOME", str(home / "ama"))
-    from agent.trust import save_rule
+    from agent.config.trust import save_rule
     save_rule(repo, "shell(curl*)")
     turn = {"tool_calls": [{"name": "shell", "arguments": {"command": "curl --version >/dev/null; echo ran"}}]}
     script = tmp_path / "s.jsonl"

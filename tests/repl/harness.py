@@ -52,18 +52,18 @@ class ReplHarness:
                  allowed_tools: tuple[str, ...] = ()):
         from prompt_toolkit.input import create_pipe_input
         from prompt_toolkit.output import DummyOutput
-        from agent.headless import RunOptions
-        from agent.repl.app import Repl, ReplIO
+        from agent.repl.app import Repl
+        from agent.repl.terminal import ReplIO
+        from agent.session.options import Mode, SessionOptions
 
         self._pipe_cm = create_pipe_input()
         self.input = self._pipe_cm.__enter__()
         self.out = _Buffer()
         console = Console(file=self.out, width=WIDTH, color_system=None, force_terminal=False,
                           highlight=False)
-        opts = RunOptions(task="", model=model, cwd=repo, sandbox="local",
-                          allowed_tools=allowed_tools)
-        self.repl = Repl(opts, ReplIO(console, self.input, DummyOutput(), editor=editor),
-                         auto_accept=auto_accept)
+        options = SessionOptions(model=model, cwd=repo, sandbox="local", allow=allowed_tools)
+        self.repl = Repl(options, ReplIO(console, self.input, DummyOutput(), editor=editor),
+                         start_mode=Mode.AUTO_ACCEPT if auto_accept else Mode.REVIEW)
         self.error: BaseException | None = None
         self.code: int | None = None
         self.thread = threading.Thread(target=self._run, args=(first,), daemon=True)

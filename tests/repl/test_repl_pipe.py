@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from agent.session import read_session
+from agent.session.log import read_session
 from tests.repl.conftest import LINES
 
 EDIT_TWO = {"text": "I will **edit** both ends.\n\nA second paragraph.", "tool_calls": [
@@ -204,6 +204,20 @@ def test_ask_rule_is_asked_in_the_repl(repl, repo):
     h.answer("accept?", "y")
     h.wait_idle()
     assert (repo / "ok.txt").read_text() == "approved\n"
+
+
+def test_always_allow_saves_the_rule_and_stops_asking(repl, repo, ama_home):
+    import json
+    h = repl(shell("echo one > a.txt"), shell("echo two > b.txt"), DONE)
+    h.line("run both")
+    h.answer("allow shell echo one > a.txt?", "a")     # [a]lways allow
+    h.wait_for("always allowed here: shell(echo*)")
+    h.answer("accept?", "A")                            # the second echo was not asked
+    h.wait_idle()
+    assert (repo / "a.txt").read_text() == "one\n" and (repo / "b.txt").read_text() == "two\n"
+    assert "allow shell echo two" not in h.text()
+    saved = json.loads((ama_home / "trust.json").read_text())["repos"]
+    assert saved[str(repo.resolve())]["allow"] == ["shell(echo*)"]
 
 
 def test_edit_a_hunk_in_the_editor(repl, repo, tmp_path):

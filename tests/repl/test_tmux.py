@@ -107,7 +107,7 @@ def test_first_message_from_argv_and_a_paste_stays_one_message(start, tmp_path, 
         t.wait_for("pasted line two")
         t.keys("Enter")
         t.wait_for("Got the paste.")
-        from agent.session import read_session
+        from agent.session.log import read_session
         [log] = list((ama_home / "sessions").glob("*.jsonl"))
         texts = [e["text"] for e in read_session(log) if e.get("type") == "user_message"]
         assert texts == ["the task from argv", "pasted line one\npasted line two"]

@@ -56,8 +56,8 @@ def test_review_accept_all_then_nothing_pending(headless_run, user_repo):
 def test_review_interactive_per_hunk(headless_run, user_repo, monkeypatch):
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
-    from agent.repl.app import ReplIO
-    from agent.review_cli import review_command
+    from agent.repl.terminal import ReplIO
+    from agent.repl.review import review_command
 
     monkeypatch.setenv("AMA_HOME", str(headless_run))
     buf = io.StringIO()

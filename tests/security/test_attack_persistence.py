@@ -95,7 +95,7 @@ def test_project_config_planted_in_the_workspace_needs_trust(kind, tmp_path, wor
                                                               opener):
     """The sandbox can write the scratch copy's .ama/config.toml (it is the workspace),
     but the config loader ignores a project file until the repo is trusted."""
-    from agent.config import load_config
+    from agent.config.load import load_config
 
     sb = opener(kind, workspace)
     r = sb.exec("mkdir -p .ama && printf '[providers.openai]\\nbase_url = "

@@ -7,9 +7,9 @@ import subprocess
 import sys
 import time
 
-from agent.session import read_session
-from agent.sessions import INTERRUPTED_REPLY, INTERRUPTED_TOOL, rebuild_messages
-from agent.types import Message, ToolCall
+from agent.session.log import read_session
+from agent.session.store import INTERRUPTED_REPLY, INTERRUPTED_TOOL, rebuild_messages
+from agent.core.types import Message, ToolCall
 
 from tests.config.conftest import DONE, env_for
 from tests.models.wire_servers import Reply, ScriptedServer, openai_turn

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from agent.session_context import memory_for
-from agent.trust import (ask_trust, check_trust, grant_trust, revoke_trust, save_rule, saved_rules,
+from agent.session.memory import memory_for
+from agent.config.trust import (ask_trust, check_trust, grant_trust, revoke_trust, save_rule, saved_rules,
                          trust_files)
 
 
@@ -127,8 +127,8 @@ def test_saved_rules_are_per_repo(home, repo, tmp_path):
 
 
 def test_always_allow_grants_and_saves(home, repo):
-    from agent.permissions import Permissions
-    from agent.trust import always_allow
+    from agent.core.permissions import Permissions
+    from agent.config.trust import always_allow
     p = Permissions(sandboxed=False)
     args = {"command": "npm test -- -x"}
     assert p.decide("shell", args, True, can_ask=True)[0] == "ask"

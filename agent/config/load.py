@@ -1,0 +1,267 @@
+"""Layered configuration: defaults < user file < project file < `AMA_*` env < flags.
+
+    user     $XDG_CONFIG_HOME/amanuensis/config.toml (default ~/.config/amanuensis/…)
+    project  <repo>/.ama/config.toml — read only once the repo is trusted (agent/trust.py)
+    extra    `--config FILE` or `--config KEY=VALUE` (the user's own, so trusted)
+    env      AMA_MODEL, AMA_MAX_TURNS, AMA_PERMISSIONS_ALLOW="a,b", … (see config_schema)
+    flags    what the user passed on the command line
+
+Each value remembers where it came from (`Config.source(key)`). Lists under
+`permissions` add up across layers. A bad file raises BadInput naming the file, the
+line and the key.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from agent.config.schema import ADDITIVE, KEYS, Key, env_name, find_key, is_prefix
+from agent.core.errors import BadInput
+
+PROJECT_FILE = ".ama/config.toml"
+
+
+@dataclass
+class Config:
+    """The merged settings. `values` and `sources` are keyed by dotted name."""
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)   # e.g. "project config ignored: untrusted"
+    files: list[Path] = field(default_factory=list)    # the files that were read
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+    def table(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """`table("providers")` -> {"openai": {"base_url": ...}, ...} from the dotted keys."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, value in self.values.items():
+            if name.startswith(prefix + ".") and value is not None:
+                sub, leaf = name[len(prefix) + 1:].rsplit(".", 1)
+                out.setdefault(sub, {})[leaf] = value
+        return out
+
+    def set(self, name: str, value: Any, source: str) -> None:
+        if name in ADDITIVE and self.values.get(name):
+            new = [v for v in value if v not in self.values[name]]
+            if not new:
+                return
+            self.values[name] = [*self.values[name], *new]
+            self.sources[name] = f"{self.sources[name]} + {source}"
+        else:
+            self.values[name] = value
+            self.sources[name] = source
+
+
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base).expanduser() / "amanuensis" / "config.toml"
+
+
+def load_config(project_root: Path | None, *, trusted: bool, flags: Mapping[str, Any] | None = None,
+                extra: Iterable[str] = (), env: Mapping[str, str] | None = None) -> Config:
+    """Merge every layer. `flags`: dotted key -> value, only the flags the user passed
+    (a flag's source reads `flag`). `extra`: `--config` arguments. Raises BadInput."""
+    env = os.environ if env is None else env
+    cfg = Config()
+    for key in KEYS:
+        if "*" not in key.name and key.kind != "table":
+            cfg.values[key.name] = list(key.default) if key.kind == "list" else key.default
+            cfg.sources[key.name] = "default"
+    _apply_file(cfg, user_config_path(env), "user config")
+    if project_root is not None:
+        path = Path(project_root) / PROJECT_FILE
+        if path.is_file():
+            if trusted:
+                _apply_file(cfg, path, "project config")
+            else:
+                cfg.notices.append(f"{path} is ignored until you trust this repository "
+                                   f"(--trust, or answer the prompt in the REPL)")
+    for item in extra:
+        if "=" in item and not Path(item).is_file():
+            _apply_assignment(cfg, item)
+        else:
+            _apply_file(cfg, Path(item).expanduser(), "--config", must_exist=True)
+    for key in KEYS:
+        if key.env and env.get(env_name(key)) not in (None, ""):
+            value = _from_text(key, env[env_name(key)], f"environment variable {env_name(key)}")
+            cfg.set(key.name, value, f"env {env_name(key)}")
+    for name, value in (flags or {}).items():
+        if value is not None and value != []:
+            key = find_key(name)
+            flag = "--" + {"permissions.allow": "allowed-tools",
+                           "permissions.deny": "disallowed-tools"}.get(name, name.replace("_", "-"))
+            cfg.set(name, _check(key, name, value, flag, flag=True) if key else value, "flag")
+    return cfg
+
+
+# ---- reading files ---------------------------------------------------------------
+
+def _apply_file(cfg: Config, path: Path, label: str, must_exist: bool = False) -> None:
+    if not path.is_file():
+        if must_exist:
+            raise BadInput(f"--config {path}: no such file (give a TOML file or KEY=VALUE)")
+        return
+    import tomllib
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:  # its message carries "(at line L, column C)"
+        raise BadInput(f"{path}: invalid TOML: {e}") from None
+    lines = _key_lines(text)
+    cfg.files.append(path)
+    for name, value in _flatten(data, path, lines):
+        where = f"{path}:{lines.get(name, lines.get(name.rsplit('.', 1)[0], '?'))}"
+        key = find_key(name)
+        if key is None:
+            raise BadInput(f"{where}: unknown key {name!r}; known keys: {_known()}")
+        cfg.set(name, _check(key, name, value, where), f"{label} {path}:{lines.get(name, '?')}")
+
+
+def _apply_assignment(cfg: Config, item: str) -> None:
+    """`--config KEY=VALUE`: VALUE is TOML (`max_turns=5`, `network=true`), else a string."""
+    import tomllib
+    name, _, raw = item.partition("=")
+    name = name.strip()
+    key = find_key(name)
+    if key is None:
+        raise BadInput(f"--config {item}: unknown key {name!r}; known keys: {_known()}")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    if key.kind == "list" and isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    cfg.set(name, _check(key, name, value, f"--config {item}"), f"--config {name}")
+
+
+def _flatten(data: Mapping[str, Any], path: Path, lines: dict[str, int],
+             prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, Any]]:
+    for k, v in data.items():
+        segs = (*prefix, k)
+        key = find_key(segs)
+        if key is not None and (key.kind == "table" or not isinstance(v, dict)):
+            yield ".".join(segs), v
+        elif isinstance(v, dict) and is_prefix(segs):
+            yield from _flatten(v, path, lines, segs)
+        else:
+            yield ".".join(segs), v  # unknown, or a table where a value belongs: reported
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\-\.\"' ]+?)\s*=")
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Dotted key -> the line it is set on (tomllib keeps no positions; a light scan does)."""
+    out: dict[str, int] = {}
+    table = ""
+    for no, line in enumerate(text.splitlines(), 1):
+        if m := _HEADER.match(line):
+            table = _unquote(m.group(1))
+            out.setdefault(table, no)
+        elif m := _ASSIGN.match(line):
+            name = f"{table}.{_unquote(m.group(1))}" if table else _unquote(m.group(1))
+            out.setdefault(name, no)
+    return out
+
+
+def _unquote(dotted: str) -> str:
+    return ".".join(p.strip().strip("\"'") for p in dotted.split("."))
+
+
+# ---- types -----------------------------------------------------------------------
+
+_KIND_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+               "list": "a list of strings", "table": "a table"}
+
+
+def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> Any:
+    """`value` checked (and converted) for `key`; BadInput says `where` and what is wrong."""
+    what = f"{where} {value!r}" if flag else f"{where}: {name} = {value!r}"
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "list": isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
+        "table": isinstance(value, dict),
+    }[key.kind]
+    if not ok:
+        raise BadInput(f"{what}: {name} must be {_KIND_NAMES[key.kind]}, "
+                       f"not {type(value).__name__}")
+    if key.choices and not any(value == c or (c.endswith(":") and value.startswith(c) and
+                                              len(value) > len(c)) for c in key.choices):
+        raise BadInput(f"{what}: choose one of "
+                       f"{', '.join(c + 'NAME' if c.endswith(':') else c for c in key.choices)}")
+    if key.kind == "float":
+        value = float(value)
+    if key.kind == "list":
+        value = list(value)
+    return value
+
+
+def _from_text(key: Key, text: str, where: str) -> Any:
+    """An environment variable's text as the key's type."""
+    text = text.strip()
+    try:
+        value: Any = {
+            "str": lambda: text,
+            "int": lambda: int(text),
+            "float": lambda: float(text),
+            "bool": lambda: {"1": True, "true": True, "yes": True, "on": True, "0": False,
+                             "false": False, "no": False, "off": False}[text.lower()],
+            "list": lambda: [v.strip() for v in text.split(",") if v.strip()],
+        }[key.kind]()
+    except (ValueError, KeyError):
+        raise BadInput(f"{where}={text!r}: {key.name} must be {_KIND_NAMES[key.kind]}") from None
+    return _check(key, key.name, value, where)
+
+
+def _known() -> str:
+    return ", ".join(k.name for k in KEYS)
+
+
+# ---- what a run needs from it ---------------------------------------------------------
+
+def model_options(cfg: Config, model: str) -> dict[str, Any]:
+    """Provider options from config: base_url and api_key (from `api_key_env`) of the
+    model's provider, context_window, prices."""
+    opts: dict[str, Any] = {}
+    scheme = model.split(":", 1)[0]
+    provider = cfg.table("providers").get(scheme, {})
+    if provider.get("base_url"):
+        opts["base_url"] = provider["base_url"]
+    if provider.get("api_key_env"):
+        var = provider["api_key_env"]
+        if not os.environ.get(var):
+            raise BadInput(f"providers.{scheme}.api_key_env names {var}, which is not set; "
+                           f"export {var}=YOUR_KEY ({cfg.source(f'providers.{scheme}.api_key_env')})")
+        opts["api_key"] = os.environ[var]
+    if cfg.get("context_window"):
+        opts["context_window"] = cfg.get("context_window")
+    prices = cfg.table("prices")
+    if prices:
+        opts["prices"] = prices
+    return opts
+
+
+def render_show(cfg: Config) -> str:
+    """`ama config show`: one `key = value    # source` line per key, TOML-ish."""
+    import json
+    rows = []
+    for name in sorted(cfg.values, key=lambda n: (n.count("."), n)):
+        value = cfg.values[name]
+        shown = "(unset)" if value is None else json.dumps(value, ensure_ascii=False)
+        rows.append((f"{name} = {shown}", cfg.source(name)))
+    width = min(60, max(len(r[0]) for r in rows))
+    lines = [f"{left:<{width}}  # {src}" for left, src in rows]
+    lines += [f"# note: {n}" for n in cfg.notices]
+    return "\n".join(lines)

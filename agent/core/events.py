@@ -1,0 +1,188 @@
+"""The events the core emits. The loop never prints: renderers, the JSON outputs,
+the session log and the tests all consume this stream.
+
+Every event is a frozen dataclass with a `type` tag and `to_dict()` (JSON-safe).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+
+@dataclass(frozen=True)
+class Event:
+    type: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    type: ClassVar[str] = "session_started"
+    session_id: str
+    model: str
+    cwd: str
+    sandbox: str
+    workspace: str
+    root: str = ""          # the repository root (what --continue matches on)
+    resumed: bool = False   # this run continues an earlier one in the same log
+
+
+@dataclass(frozen=True)
+class UserMessage(Event):
+    type: ClassVar[str] = "user_message"
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnStarted(Event):
+    type: ClassVar[str] = "turn_started"
+    turn: int
+
+
+@dataclass(frozen=True)
+class TextDelta(Event):
+    type: ClassVar[str] = "text_delta"
+    text: str
+
+
+@dataclass(frozen=True)
+class ThinkingDelta(Event):
+    type: ClassVar[str] = "thinking_delta"
+    text: str
+
+
+@dataclass(frozen=True)
+class AssistantMessage(Event):
+    """The complete assistant turn, as recorded in the conversation."""
+    type: ClassVar[str] = "assistant_message"
+    message: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCallProposed(Event):
+    type: ClassVar[str] = "tool_call"
+    call_id: str
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ApprovalRequested(Event):
+    type: ClassVar[str] = "approval_requested"
+    call_id: str
+    name: str
+    arguments: Mapping[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class PermissionDenied(Event):
+    type: ClassVar[str] = "permission_denied"
+    call_id: str
+    name: str
+    arguments: Mapping[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class ToolFinished(Event):
+    type: ClassVar[str] = "tool_result"
+    call_id: str
+    name: str
+    output: str
+    is_error: bool
+    summary: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class Checkpoint(Event):
+    type: ClassVar[str] = "checkpoint"
+    ref: str
+    commit: str
+    call_id: str
+
+
+@dataclass(frozen=True)
+class ChangeSetReady(Event):
+    type: ClassVar[str] = "change_set"
+    files: tuple[Mapping[str, Any], ...]
+    patch: str
+
+
+@dataclass(frozen=True)
+class UsageEvent(Event):
+    type: ClassVar[str] = "usage"
+    turn: int
+    usage: Mapping[str, Any]
+    total: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something the user should see that is not an error (a retry, a warning)."""
+    type: ClassVar[str] = "notice"
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VerificationStarted(Event):
+    type: ClassVar[str] = "verification_started"
+    command: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class VerificationFinished(Event):
+    type: ClassVar[str] = "verification"
+    command: str
+    passed: bool
+    exit_code: int
+    output_tail: str
+
+
+@dataclass(frozen=True)
+class Compacted(Event):
+    """Older turns were replaced by a summary. `messages` is the whole conversation
+    after compaction (system prompt excluded), so a resumed session can rebuild it."""
+    type: ClassVar[str] = "compacted"
+    summary: str
+    messages: tuple[Mapping[str, Any], ...]
+    tokens_before: int
+    tokens_after: int
+
+
+@dataclass(frozen=True)
+class TurnEnded(Event):
+    type: ClassVar[str] = "turn_ended"
+    turn: int
+    stop_reason: str
+
+
+@dataclass(frozen=True)
+class ErrorEvent(Event):
+    type: ClassVar[str] = "error"
+    message: str
+    subtype: str
+
+
+@dataclass(frozen=True)
+class InternalError(Event):
+    """A bug ended the run: the traceback, for the session log (`ama sessions show`)."""
+    type: ClassVar[str] = "traceback"
+    text: str
+
+
+EventSink = Callable[[Event], None]
+
+
+def fan_out(*sinks: EventSink) -> EventSink:
+    """One sink that hands each event to every sink in order."""
+    def emit(event: Event) -> None:
+        for sink in sinks:
+            sink(event)
+    return emit

@@ -1,0 +1,68 @@
+"""Applying a run's change set to the user's tree the way `--apply` asks:
+
+    patch          report only (and write the diff to --patch-out)
+    tree           apply it to the working tree, atomically
+    commit         apply it and commit it on the current branch
+    branch:NAME    commit it on a new branch NAME, leaving the working tree alone
+
+`check_apply_target` says before a run starts what would make the mode impossible.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TYPE_CHECKING
+
+from agent.core.errors import BadInput, RuntimeFailure
+
+if TYPE_CHECKING:
+    from tools.changeset import ChangeSet
+
+
+def check_apply_target(cwd: Path, apply: str) -> None:
+    """BadInput when `apply` cannot work in `cwd` (no git repository, a bad branch name,
+    a branch that exists already)."""
+    if apply != "commit" and not apply.startswith("branch:"):
+        return
+    from tools.gitsafe import is_git_repo, run_git
+    top = is_git_repo(cwd)
+    if top is None:
+        raise BadInput(f"--apply {apply} needs a git repository; {cwd} is not in one "
+                       f"(use --apply patch or tree)")
+    if apply.startswith("branch:"):
+        name = apply.split(":", 1)[1]
+        if run_git(["check-ref-format", "--branch", name], cwd=top, check=False).returncode:
+            raise BadInput(f"--apply branch:{name}: not a valid branch name")
+        if run_git(["rev-parse", "--verify", "-q", f"refs/heads/{name}"], cwd=top,
+                   check=False).returncode == 0:
+            raise BadInput(f"--apply branch:{name}: that branch already exists")
+
+
+def apply_change_set(cs: "ChangeSet", user_root: Path, mode: str, *, patch_out: Path | None,
+                     message: str, author: str | None = None) -> dict[str, Any]:
+    """Apply `cs` per `mode`; returns the result object's `applied`. `message` becomes the
+    commit message (its first line the subject); `author` is "Name <email>".
+    RuntimeFailure when the user's tree moved under a change (nothing is applied then)."""
+    from tools.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
+    subject = commit_message(message)
+    try:
+        if mode == "patch":
+            if patch_out is not None:
+                patch_out.write_text(cs.patch)
+            return {"mode": "patch", "patch_out": str(patch_out) if patch_out else None}
+        if mode == "tree":
+            return {"mode": "tree", "paths": apply_to_tree(cs, user_root)}
+        if mode == "commit":
+            return {"mode": "commit", "commit": apply_commit(cs, user_root, subject, author=author)}
+        branch = mode.split(":", 1)[1]
+        return {"mode": "branch", "branch": branch,
+                "commit": apply_branch(cs, user_root, branch, subject, author=author)}
+    except ApplyConflict as e:
+        raise RuntimeFailure(str(e)) from e
+
+
+def commit_message(text: str) -> str:
+    """A commit message from the model's last answer: a short subject, the rest as body."""
+    lines = [l for l in text.strip().splitlines() if l.strip()] or ["Changes by amanuensis"]
+    subject = lines[0].strip().lstrip("#").strip()[:72]
+    body = "\n".join(lines[1:]).strip()
+    return subject + ("\n\n" + body if body else "")

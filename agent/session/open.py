@@ -1,0 +1,193 @@
+"""`open_session`: everything a session needs, built whole and in dependency order.
+
+    model → permissions → workspace (new, or the resumed one at its last checkpoint)
+    → sandbox over it → tools → system prompt (memory files, repo map) → compactor
+    → verifier → Agent → the earlier conversation when resuming
+
+Nothing is built half and patched afterwards. What fails before the loop could start
+raises an AmaError (BadInput for the request, SandboxError for the sandbox) and leaves
+nothing behind.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.config.home import ama_home, workspaces_dir
+from agent.core import events as ev
+from agent.core.errors import BadInput, SandboxError
+from agent.core.loop import Agent, Approver
+from agent.core.permissions import Permissions
+from agent.core.types import ModelSettings
+from agent.session.log import new_session_id
+from agent.session.memory import memory_for
+from agent.session.options import SessionOptions
+from agent.session.session import Session, context_window
+
+if TYPE_CHECKING:
+    from agent.core.compaction import Compactor
+    from tools.workspace import Workspace
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]{2,}")
+
+
+def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *,
+                 session_id: str | None = None, cancel: threading.Event | None = None,
+                 approve: Approver | None = None, focus: str = "") -> Session:
+    """Open a session. `sink` receives every event (the session log is one such sink);
+    `session_id` defaults to `options.resume` or a new id; `cancel` interrupts it;
+    `approve(call, reason)` answers "ask" rules (None: an ask is a denial, as headless);
+    `focus`: text (usually the first task) whose paths and names the first turn's repo
+    map leans toward."""
+    from prompts import render
+    from agent.models.registry import resolve_model
+    from tools.base import ToolContext
+    from tools.registry import default_tools
+
+    session_id = session_id or options.resume or new_session_id()
+    cancel = cancel or threading.Event()
+    for notice in options.notices:   # e.g. an untrusted project config
+        sink(ev.Notice("warning", notice))
+    model = resolve_model(options.model, {"cwd": str(options.cwd), **options.model_options})
+    if options.limits.max_cost_usd is not None and getattr(model, "price", False) is None:
+        sink(ev.Notice("warning", f"no price is known for {options.model}, so --max-cost cannot "
+                                  f"stop this run; add its prices under [prices] in your config"))
+    permissions = Permissions.from_lists(allow=options.allow, deny=options.deny, ask=options.ask,
+                                         mode=options.permission_mode, network=options.network,
+                                         granted=options.granted)
+    ws = _workspace(options, session_id, sink)
+    try:
+        sandbox = _sandbox(options, ws, session_id)
+    except BaseException:
+        _discard(ws, options)
+        raise
+    try:
+        subdir = _start_in_subdir(sandbox, ws, options.cwd)
+        permissions.sandboxed = sandbox.kind != "local"
+        if sandbox.kind == "local":
+            sink(ev.Notice("warning", "sandbox 'local': commands run on this machine without "
+                                      "isolation (in the scratch copy)"))
+        sink(ev.SessionStarted(session_id, options.model, str(options.cwd), sandbox.kind,
+                               str(ws.tree), root=str(ws.user_root), resumed=bool(options.resume)))
+        cache = ama_home() / "cache" / "repomap"
+        tools = default_tools(cache_dir=cache, cache_key=str(ws.user_root))
+        prompt = render("system.md", workdir=sandbox.workdir, sandbox=sandbox.kind,
+                        network=options.network, date=time.strftime("%Y-%m-%d"), subdir=subdir,
+                        memory=memory_for(ws.user_root, options.cwd, options.trusted),
+                        context=_first_context(options, ws, focus, sink))
+        compactor = _compactor(options, model, ws, sink)
+        verifier = None
+        if options.verify:
+            from agent.core.verify import Verifier
+            verifier = Verifier(options.verify, sandbox, max_attempts=options.max_verify)
+        agent = Agent(model=model, tools=tools, ctx=ToolContext(root=ws.tree, sandbox=sandbox, cancel=cancel),
+                      emit=ev.fan_out(sink, compactor.observe), system_prompt=prompt,
+                      settings=ModelSettings(), limits=options.limits, permissions=permissions,
+                      approve=approve, on_mutation=_checkpointer(ws, sink),
+                      verifier=verifier, compactor=compactor)
+        session = Session(id=session_id, options=options, agent=agent, workspace=ws, sandbox=sandbox,
+                          emit=agent.emit, cancel=cancel, model=options.model,
+                          base_permission_mode=options.permission_mode)
+        if options.resume:
+            count = session.load_conversation(session_id)
+            sink(ev.Notice("info", f"resumed session {session_id} ({count} earlier messages)"))
+        return session
+    except BaseException:   # nothing is left behind: no container, no scratch copy
+        sandbox.close()
+        _discard(ws, options)
+        raise
+
+
+def _discard(ws: "Workspace", options: SessionOptions) -> None:
+    """Remove a scratch copy the failed open made (a resumed one holds earlier work)."""
+    if not options.resume:
+        ws.cleanup()
+
+
+def _checkpointer(ws: "Workspace", sink: ev.EventSink):
+    """After each mutating tool call: snapshot the scratch tree (for undo and resume)."""
+    def checkpoint(call) -> None:
+        tree = ws.snapshot()
+        sink(ev.Checkpoint(f"refs/ama/checkpoints/{len(ws.checkpoints)}", tree, call.id))
+    return checkpoint
+
+
+def _workspace(options: SessionOptions, session_id: str, sink: ev.EventSink) -> "Workspace":
+    """A resumed session's workspace at its last checkpoint, else a fresh copy of `cwd`."""
+    from tools.workspace import Workspace
+    if options.resume:
+        from agent.config.trust import project_root
+        from agent.session.store import reopen_workspace
+        try:
+            ws = reopen_workspace(session_id, project_root(options.cwd))
+        except Exception as e:  # a damaged workspace: start from the user's tree instead
+            sink(ev.Notice("warning", f"could not reopen the workspace of {session_id} ({e}); "
+                                      f"starting from a fresh copy"))
+            ws = None
+        if ws is not None:
+            sink(ev.Notice("info", f"workspace of {session_id} restored from its last checkpoint"))
+            return ws
+    return Workspace.create(options.cwd, workspaces_dir() / session_id)
+
+
+def _sandbox(options: SessionOptions, ws: "Workspace", session_id: str):
+    """The session's sandbox over the scratch tree; None picks docker, else bwrap."""
+    from tools.sandbox.errors import SandboxUnavailable
+    from tools.sandbox.select import open_sandbox
+    kind = options.sandbox or os.environ.get("AMA_SANDBOX")
+    try:
+        return open_sandbox(kind, ws.tree, image=options.sandbox_image, network=options.network,
+                            readonly_mounts=ws.readonly_mounts, session_id=session_id)
+    except SandboxUnavailable as e:
+        raise BadInput(str(e)) from e
+    except Exception as e:
+        raise SandboxError(f"could not start the {kind or 'default'} sandbox: {e}") from e
+
+
+def _start_in_subdir(sandbox, ws: "Workspace", cwd: Path) -> str:
+    """When ama was started below the repo's top, the shell starts in that directory too.
+    Returns the directory relative to the top ("" at the top)."""
+    try:
+        rel = cwd.relative_to(ws.user_root).as_posix()
+    except ValueError:
+        return ""
+    if rel in ("", ".") or not (ws.tree / rel).is_dir():
+        return ""
+    sandbox.exec(f"cd -- {shlex.quote(rel)}", timeout=10)
+    return rel
+
+
+def _first_context(options: SessionOptions, ws: "Workspace", focus: str,
+                   sink: ev.EventSink) -> str:
+    """The repo map for the first turn, leaning toward paths and names in `focus`; ""
+    when disabled (`repo_map.max_tokens = 0`) or failing — never an error."""
+    if options.repo_map_tokens <= 0:
+        return ""
+    try:
+        from tools.repomap import build_repo_map
+        words = set(_WORD.findall(focus))
+        files = [w for w in words if ("/" in w or "." in w) and (ws.tree / w).exists()]
+        idents = [w for w in words if w.isidentifier()]
+        return build_repo_map(ws.tree, cache_dir=ama_home() / "cache" / "repomap",
+                              focus_files=files, focus_idents=idents,
+                              max_tokens=options.repo_map_tokens,
+                              cache_key=str(ws.user_root)).strip()
+    except Exception as e:  # the map helps; it must never stop a run
+        sink(ev.Notice("debug", f"no repo map for the first turn: {type(e).__name__}: {e}"))
+        return ""
+
+
+def _compactor(options: SessionOptions, model, ws: "Workspace", sink: ev.EventSink) -> "Compactor":
+    from agent.core.compaction import Compactor
+
+    def changed_files() -> list[str]:
+        return [f["path"] for f in ws.change_set(fresh=False).summary()["files"]]
+
+    return Compactor(model=model, emit=sink, context_window=context_window(options, model),
+                     threshold=options.compaction_threshold,
+                     keep_turns=options.compaction_keep_turns, changed_files=changed_files)

@@ -1,0 +1,178 @@
+"""What a session is, and what one headless run asks for: typed, validated once.
+
+    SessionOptions   everything `open_session` needs (model, sandbox, permissions,
+                     limits, trust, the config it was settled from)
+    RunRequest       what `ama -p` adds: the task, output format, --apply, CI flags
+
+Both validate themselves when built (BadInput, exit 2), so a front end or a program
+embedding ama gets the same checks the CLI does. `agent/session/settle.py` builds them
+from the command line's flags and the config layers.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping, TYPE_CHECKING
+
+from agent.core.errors import BadInput
+from agent.core.loop import Limits
+from agent.core.permissions import MODES as PERMISSION_MODES, Rule
+
+if TYPE_CHECKING:
+    from agent.config.load import Config
+
+OUTPUT_FORMATS = ("text", "json", "stream-json")
+SELECT = ("smallest", "first")      # which passing attempt wins
+TASK_FILE_LIMIT = 200_000           # characters; an issue body past this is not a task
+
+
+class Mode(str, Enum):
+    """How a front end treats a turn's changes: reviewed hunk by hunk, applied as they
+    come, or not made at all (plan: read-only tools, the model proposes a plan)."""
+    REVIEW = "review"
+    AUTO_ACCEPT = "auto-accept"
+    PLAN = "plan"
+
+    def next(self) -> "Mode":
+        modes = list(Mode)
+        return modes[(modes.index(self) + 1) % len(modes)]
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """One session's settings.
+
+    model:           PROVIDER:MODEL (anthropic:…, openai:…, openai-compat:NAME@URL,
+                     local:PATH, script:FILE.jsonl)
+    cwd:             where ama was started (the repository, or a folder below its top)
+    limits:          turns, seconds and USD per run
+    sandbox:         docker | bwrap | local; None picks docker, else bwrap (AMA_SANDBOX)
+    sandbox_image:   the Docker image (None: amanuensis-sandbox)
+    network:         the sandbox may reach the network
+    permission_mode: default | plan (read-only) | bypass
+    allow, ask, deny: permission rules TOOL or TOOL(PATTERN) (flags + config)
+    granted:         rules the user saved with "always allow" for this repository
+    verify:          a command that must pass for a run to be done (None: the model says)
+    max_verify:      how many times `verify` may run in one run
+    trusted:         the user trusts this repository's own files (config, AGENTS.md)
+    resume:          continue this session id (its log and its workspace)
+    keep_workspace:  keep the scratch copy when the session closes
+    model_options:   provider options from config (base_url, api_key, prices, …)
+    repo_map_tokens: size of the first turn's repo map (0: none)
+    compaction_threshold, compaction_keep_turns: when to summarise, what stays verbatim
+    context_window:  override of the model's window in tokens (None: the model's)
+    config:          the merged config these came from (for tables later parts read)
+    notices:         warnings to show when the session opens (e.g. an untrusted config)
+    """
+    model: str
+    cwd: Path
+    limits: Limits = field(default_factory=Limits)
+    sandbox: str | None = None
+    sandbox_image: str | None = None
+    network: bool = False
+    permission_mode: str = "default"
+    allow: tuple[str, ...] = ()
+    ask: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    granted: tuple[str, ...] = ()
+    verify: str | None = None
+    max_verify: int = 3
+    trusted: bool = False
+    resume: str | None = None
+    keep_workspace: bool = False
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    repo_map_tokens: int = 1024
+    compaction_threshold: float = 0.8
+    compaction_keep_turns: int = 2
+    context_window: int | None = None
+    config: "Config | None" = None
+    notices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        from tools.sandbox.select import KINDS
+        cwd = Path(self.cwd).expanduser()
+        if not cwd.is_dir():
+            raise BadInput(f"--cwd {self.cwd}: no such directory")
+        object.__setattr__(self, "cwd", cwd.resolve())
+        if self.sandbox is not None and self.sandbox not in KINDS:
+            raise BadInput(f"--sandbox {self.sandbox!r}: choose one of {', '.join(KINDS)}")
+        if self.permission_mode not in PERMISSION_MODES:
+            raise BadInput(f"--permission-mode {self.permission_mode!r}: choose "
+                           f"{', '.join(PERMISSION_MODES)}")
+        if self.limits.max_turns is not None and self.limits.max_turns < 1:
+            raise BadInput("--max-turns must be at least 1")
+        if self.max_verify < 1:
+            raise BadInput("--max-verify must be at least 1")
+        for rule in (*self.allow, *self.ask, *self.deny, *self.granted):
+            try:
+                Rule.parse(rule)
+            except ValueError as e:
+                raise BadInput(str(e)) from None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One headless run (`ama -p`) beyond its session.
+
+    task:          the instruction
+    output_format: text | json | stream-json
+    apply:         patch (report only) | tree | commit | branch:NAME
+    patch_out:     with --apply patch, write the diff here
+    attempts:      independent attempts; the best passing one wins
+    parallel:      attempts running at once (None: all)
+    select:        smallest | first: which passing attempt wins
+    untrusted:     the task comes from an untrusted source (issue, PR comment)
+    author:        "Name <email>" of the commit --apply commit|branch:NAME makes
+    """
+    task: str
+    output_format: str = "text"
+    apply: str = "patch"
+    patch_out: Path | None = None
+    attempts: int = 1
+    parallel: int | None = None
+    select: str = "smallest"
+    untrusted: bool = False
+    author: str | None = None
+
+    def __post_init__(self) -> None:
+        from tools.changeset import author_env
+        if self.output_format not in OUTPUT_FORMATS:
+            raise BadInput(f"--output-format {self.output_format!r}: choose one of "
+                           f"{', '.join(OUTPUT_FORMATS)}")
+        if not (self.apply in ("patch", "tree", "commit")
+                or (self.apply.startswith("branch:") and len(self.apply) > 7)):
+            raise BadInput(f"--apply {self.apply!r} is not one of patch, tree, commit, branch:NAME")
+        if not self.task.strip():
+            raise BadInput("the task is empty; give it as an argument, or '-' to read stdin")
+        if self.attempts < 1:
+            raise BadInput("--attempts must be at least 1")
+        if self.parallel is not None and self.parallel < 1:
+            raise BadInput("--parallel must be at least 1")
+        if self.select not in SELECT:
+            raise BadInput(f"--select {self.select!r}: choose one of {', '.join(SELECT)}")
+        try:
+            author_env(self.author)
+        except ValueError as e:
+            raise BadInput(str(e)) from None
+
+
+def read_task(task: str, task_file: Path | None) -> str:
+    """The task text: the TASK argument ("-": stdin), or the file `--task-file` names
+    ("-": stdin)."""
+    if task_file is None:
+        return sys.stdin.read() if task == "-" else task
+    if task.strip():
+        raise BadInput("give the task either as an argument or with --task-file, not both")
+    if str(task_file) == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(task_file).expanduser().read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            raise BadInput(f"--task-file {task_file}: {e.strerror or e}") from None
+    if len(text) > TASK_FILE_LIMIT:
+        raise BadInput(f"--task-file {task_file}: {len(text)} characters is more than the "
+                       f"{TASK_FILE_LIMIT} a task may have")
+    return text

@@ -1,0 +1,144 @@
+"""An open session, and the named operations a front end performs on it.
+
+A front end (the REPL, `ama -p`, an editor protocol server, a program embedding ama)
+never edits the agent's fields: it runs tasks (`agent/session/run.py`) and calls these
+operations — interrupt, set the model or the mode, clear, compact, rewind, undo, allow
+a rule, load another session's conversation — the way Codex's UI sends operations to
+its core. Each changes the session in one place and says what it did.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from agent.core import events as ev
+from agent.core.loop import Agent
+from agent.core.types import ToolCall
+from agent.session.options import Mode, SessionOptions
+
+if TYPE_CHECKING:
+    from tools.sandbox.base import Sandbox
+    from tools.workspace import Workspace
+
+
+@dataclass
+class Session:
+    """id: the session id (its log is AMA_HOME/sessions/<id>.jsonl, written by the sink
+    the front end passed). model: the PROVIDER:MODEL in use now (`set_model` changes it)."""
+    id: str
+    options: SessionOptions
+    agent: Agent
+    workspace: "Workspace"
+    sandbox: "Sandbox"
+    emit: ev.EventSink
+    cancel: threading.Event
+    model: str = ""
+    base_permission_mode: str = "default"
+    _closed: bool = field(default=False, repr=False)
+
+    # ---- the run -----------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Stop the running task at its next step (a running command is killed)."""
+        self.cancel.set()
+
+    # ---- settings ------------------------------------------------------------------------
+
+    def set_model(self, spec: str) -> None:
+        """Switch the model for the next turns. AmaError (nothing changed) if it cannot be
+        resolved."""
+        from agent.config.load import model_options
+        from agent.models.registry import resolve_model
+        cfg = self.options.config
+        extra = model_options(cfg, spec) if cfg is not None else dict(self.options.model_options)
+        model = resolve_model(spec, {"cwd": str(self.workspace.user_root), **extra})
+        self.agent.model = model
+        if self.agent.compactor is not None:
+            self.agent.compactor.model = model
+            self.agent.compactor.context_window = context_window(self.options, model)
+        self.model = spec
+
+    def set_mode(self, mode: Mode) -> None:
+        """Plan mode refuses mutating tools; review and auto-accept differ only in what
+        the front end does with a turn's changes."""
+        self.agent.permissions.mode = "plan" if mode is Mode.PLAN else self.base_permission_mode
+
+    def add_rule(self, kind: str, rule: str) -> None:
+        """Add a permission rule (`allow`, `ask` or `deny`) for this session. ValueError
+        names a malformed rule or kind."""
+        from agent.core.permissions import Rule
+        if kind not in ("allow", "ask", "deny"):
+            raise ValueError(f"no rule kind {kind!r}: choose allow, ask or deny")
+        getattr(self.agent.permissions, kind).append(Rule.parse(rule))
+
+    def always_allow(self, call: ToolCall) -> list[str]:
+        """The "always allow" answer to an approval: the call generalised into rules,
+        allowed for the rest of this session and saved for this repository."""
+        from agent.config.trust import always_allow
+        return always_allow(self.agent.permissions, self.workspace.user_root, call.name,
+                            call.arguments)
+
+    # ---- the conversation ---------------------------------------------------------------
+
+    @property
+    def message_count(self) -> int:
+        return len(self.agent.messages)
+
+    def clear(self) -> None:
+        """Start a fresh conversation; the workspace is kept."""
+        del self.agent.messages[1:]
+
+    def compact(self) -> bool:
+        """Summarise older turns now. True when the conversation changed."""
+        from agent.core.compaction import compact_now
+        return compact_now(self.agent)
+
+    def rewind_conversation(self, message_count: int) -> None:
+        """Drop every message after the first `message_count` (the system prompt stays)."""
+        del self.agent.messages[max(1, message_count):]
+
+    def load_conversation(self, session_id: str) -> int:
+        """Put an earlier session's conversation after the system prompt; the workspace
+        stays this session's. Returns the number of messages loaded."""
+        from agent.session.store import load_messages
+        earlier = load_messages(session_id)
+        self.agent.messages[1:] = earlier
+        return len(earlier)
+
+    # ---- the workspace ------------------------------------------------------------------
+
+    def head(self) -> str:
+        """The workspace's latest checkpoint (what `restore` can come back to)."""
+        return self.workspace.head()
+
+    def record(self, label: str) -> str:
+        """Checkpoint the scratch tree after something outside the loop changed it
+        (a review applied, a `!command`)."""
+        return self.workspace.snapshot(label)
+
+    def restore(self, tree: str) -> None:
+        """Put the scratch tree back to checkpoint `tree`; `undo` comes back from it."""
+        self.workspace.rewind(tree)
+
+    def undo(self) -> int | None:
+        """Back to the checkpoint before the current state (files and shell side effects).
+        Returns the checkpoints left (0: the start of the session), None if nothing to undo."""
+        return self.workspace.undo()
+
+    def close(self, keep_workspace: bool = False) -> None:
+        """Stop the sandbox; remove the scratch copy unless it is kept (changes pending,
+        or `keep_workspace`)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.sandbox.close()
+        finally:
+            if not (keep_workspace or self.options.keep_workspace):
+                self.workspace.cleanup()
+
+
+def context_window(options: SessionOptions, model) -> int:
+    """The window compaction works against: config, else the model's, else 128k."""
+    return int(options.context_window or getattr(model, "context_window", 0) or 128_000)
