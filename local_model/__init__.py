@@ -17,13 +17,14 @@ from .allocator import retain_freed_memory
 from .cache import LatentCache
 from .config import ConfigError, ModelConfig
 from .generate import generate
+from .kernels import KernelPolicy
 from .model import DeepseekModel
 from .sampling import SamplingParams
 from .tokenizer import ChatTokenizer, load_tokenizer
 from .weights import CheckpointError, load_weights
 
 __all__ = [
-    "ChatTokenizer", "CheckpointError", "ConfigError", "DeepseekModel", "LatentCache", "ModelConfig",
+    "ChatTokenizer", "CheckpointError", "ConfigError", "DeepseekModel", "KernelPolicy", "LatentCache", "ModelConfig",
     "SamplingParams", "default_dtype", "generate", "load_model", "load_tokenizer",
 ]
 
@@ -33,10 +34,12 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     return torch.float32 if torch.device(device).type == "cpu" else torch.bfloat16
 
 
-def load_model(path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | str | None = None) -> DeepseekModel:
+def load_model(path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | str | None = None, *,
+               kernels: KernelPolicy | None = None) -> DeepseekModel:
     """Load the checkpoint in folder `path` (config.json + safetensors) onto `device`.
 
     dtype: a torch dtype or its name ("bfloat16", "float32", ...); default per `default_dtype`.
+    kernels: the model's kernel policy (default: a fresh one with every kernel on).
     Raises ConfigError / CheckpointError naming what does not fit.
     """
     if isinstance(dtype, str):
@@ -47,6 +50,6 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", dtype: torc
     config = ModelConfig.from_file(path)
     retain_freed_memory()
     with torch.device("meta"):
-        model = DeepseekModel(config)
+        model = DeepseekModel(config, kernels)
     load_weights(model, path, device, dtype)
     return model.eval()

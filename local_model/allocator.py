@@ -7,8 +7,9 @@ the next pass touches fresh pages again: on this project's build machine (a VM) 
 glibc's mmap and trim thresholds keeps the blocks for reuse; this is what PyTorch's CPU
 tuning guide gets from switching to jemalloc or tcmalloc, without a preload.
 
-The setting is per process and affects every allocation in it, so it is made once,
-when a model is built (`load_model`, `random_model`). Elsewhere than glibc it does nothing.
+The setting is per process and affects every allocation in it; it is made whenever a model
+is built (`load_model`, `random_model`): making it again sets the same values, so nothing
+here remembers whether it was made. Elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import sys
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _KEEP_BYTES = 1 << 30  # blocks up to 1 GiB come from (and return to) the heap; up to 1 GiB of free heap is kept
-
-_done = False
 
 
 def _libc():
@@ -34,15 +33,11 @@ def _libc():
 
 
 def retain_freed_memory() -> bool:
-    """Tell glibc to keep freed blocks for reuse; True if it took the setting (once per process)."""
-    global _done
-    if _done:
-        return True
+    """Tell glibc to keep freed blocks for reuse; True if it took the setting (asking again is harmless)."""
     libc = _libc()
     if libc is None:
         return False
-    _done = bool(libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)) & bool(libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
-    return _done
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)) & bool(libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
 
 
 def release_freed_memory() -> None:

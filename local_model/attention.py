@@ -28,21 +28,23 @@ from torch import nn
 
 from .cache import CacheStep, LatentCache
 from .config import ModelConfig
-from .kernels import Linear
+from .kernels import KernelPolicy, Linear
 from .layers import RMSNorm, apply_rope
 
 MLA_IMPLS = ("auto", "absorbed", "naive", "expanded")
 SCORE_BLOCK = 512  # keys per block of a decode step's scores on CPU
-PREFILL_CHUNK = 256  # queries per score block on CPU: bounds the [B, H, chunk, T] scores; smaller blocks skip more
-# of the causal triangle (keys after the block's last query are never scored): 256 beat 512 and 1024 here
 
 
 class MLA(nn.Module):
-    """Multi-head Latent Attention; parameter names follow the HF checkpoints."""
+    """Multi-head Latent Attention; parameter names follow the HF checkpoints.
 
-    def __init__(self, config: ModelConfig, layer: int):
+    kernels: the model's policy, for the projections and the CPU prefill's query blocks.
+    """
+
+    def __init__(self, config: ModelConfig, layer: int, kernels: KernelPolicy):
         super().__init__()
         self.layer = layer
+        self.kernels = kernels
         self.n_heads = config.num_attention_heads
         self.rank = config.kv_lora_rank
         self.nope_dim, self.rope_dim, self.v_dim = config.qk_nope_head_dim, config.qk_rope_head_dim, config.v_head_dim
@@ -50,15 +52,15 @@ class MLA(nn.Module):
         self.scale = config.softmax_scale
         d, h = config.hidden_size, config.num_attention_heads
         if config.q_lora_rank is None:
-            self.q_proj = Linear(d, h * config.qk_head_dim)
+            self.q_proj = Linear(d, h * config.qk_head_dim, kernels)
         else:
-            self.q_a_proj = Linear(d, config.q_lora_rank)
+            self.q_a_proj = Linear(d, config.q_lora_rank, kernels)
             self.q_a_layernorm = RMSNorm(config.q_lora_rank)
-            self.q_b_proj = Linear(config.q_lora_rank, h * config.qk_head_dim)
-        self.kv_a_proj_with_mqa = Linear(d, self.rank + self.rope_dim)
+            self.q_b_proj = Linear(config.q_lora_rank, h * config.qk_head_dim, kernels)
+        self.kv_a_proj_with_mqa = Linear(d, self.rank + self.rope_dim, kernels)
         self.kv_a_layernorm = RMSNorm(self.rank)
-        self.kv_b_proj = Linear(self.rank, h * (self.nope_dim + self.v_dim))
-        self.o_proj = Linear(h * self.v_dim, d)
+        self.kv_b_proj = Linear(self.rank, h * (self.nope_dim + self.v_dim), kernels)
+        self.o_proj = Linear(h * self.v_dim, d, kernels)
         self._uk_t: tuple[tuple, torch.Tensor] | None = None  # (what kv_b_proj.weight was, its W_UK as [H, R, Dn])
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
@@ -143,9 +145,10 @@ class MLA(nn.Module):
         q = (q * self.scale).contiguous()
         k = _heads_first(k_nope, k_rope)  # [B, H, T, Dn + Dr]
         v = v.contiguous()
-        out = None if seqlen <= PREFILL_CHUNK else q.new_empty(*q.shape[:3], self.v_dim)
-        for s0 in range(0, seqlen, PREFILL_CHUNK):
-            s1 = min(s0 + PREFILL_CHUNK, seqlen)
+        block = self.kernels.prefill_query_block
+        out = None if seqlen <= block else q.new_empty(*q.shape[:3], self.v_dim)
+        for s0 in range(0, seqlen, block):
+            s1 = min(s0 + block, seqlen)
             # without a mask, query s sees keys t <= s + T - S: later keys need not be scored at all
             t1 = kv_len if mask is not None else s1 + kv_len - seqlen
             scores = torch.matmul(q[:, :, s0:s1], k[:, :, :t1].transpose(-1, -2)).float()

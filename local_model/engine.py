@@ -1,28 +1,35 @@
 """The engine: one thread that owns the model and the cache and runs continuous batching.
 
-Each `step()`: drop cancelled sequences; prefill up to `prefill_chunk` prompt tokens of
-waiting sequences (oldest first, each in its own cache row; a longer prompt continues at
-the next step), then one decode forward over every running sequence at once. So a long
-prompt arriving never stalls the running sequences for more than one chunk's prefill.
-Requests join between steps; a finished or cancelled one frees its row at once. Callers
-talk to the engine only through `submit` / `cancel` and the callbacks of their
-`Sequence`, from any thread.
+Each `step()` is plan, run, post-process. The scheduler plans it (a `StepPlan`): drop
+cancelled sequences, prefill up to `prefill_chunk` prompt tokens of waiting sequences
+(oldest first, each in its own cache row; a longer prompt continues at the next step), then
+one decode forward over every sequence that was running. The run makes those forwards and
+picks the new tokens; post-processing hands them out and frees the rows of the sequences
+that finished. So a long prompt arriving never stalls the running sequences for more than
+one chunk's prefill (a sequence whose prompt a step completes decodes from the next step on).
+Requests join between steps; a finished one frees its row at once, a cancelled one at the
+start of the next step. Callers talk to the engine only through `submit` / `cancel` and the
+callbacks of their `Sequence`, from any thread.
 
     engine = Engine(model, EngineConfig(max_batch=8, max_len=8192)); engine.start()
     for token in engine.generate(prompt_ids, max_new_tokens=64): ...
+
+Shapes: N sequences in a forward, V vocab.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import warnings
 from collections.abc import Collection, Iterator, Sequence as Seq
 from dataclasses import dataclass
 
 import torch
 
+from .graphs import GraphedDecoder
 from .sampling import SamplingParams, sample
-from .scheduler import Scheduler, Sequence
+from .scheduler import PrefillChunk, Scheduler, Sequence, StepPlan
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,14 @@ class PromptTooLong(ValueError):
     """The prompt leaves no room for a single new token in a cache row."""
 
 
+@dataclass(frozen=True)
+class StepOutput:
+    """What running one StepPlan produced; nothing of it has been emitted yet."""
+
+    tokens: tuple[tuple[Sequence, int], ...]  # (sequence, its new token): completed prefills, then decode rows
+    failed: tuple[tuple[Sequence, str], ...]  # (sequence, "error: ...") whose prefill chunk raised
+
+
 class Engine:
     """Continuous batching over one DeepseekModel (or anything with its forward/new_cache)."""
 
@@ -51,15 +66,12 @@ class Engine:
         self._lock = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self.decoder = model
-        if config.cuda_graphs and model.device.type == "cuda":
-            from .graphs import GraphedDecoder
-
-            self.decoder = GraphedDecoder(model, self.cache)
+        # decode through captured CUDA graphs while they work; None: straight through the model
+        self.graphs = GraphedDecoder(model, self.cache) if config.cuda_graphs and model.device.type == "cuda" else None
 
     # ---- the caller's side (any thread) ---------------------------------------------------
     def start(self) -> "Engine":
-        self._thread = threading.Thread(target=self._run, name="local_model-engine", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="local_model-engine", daemon=True)
         self._thread.start()
         return self
 
@@ -117,7 +129,7 @@ class Engine:
             self.cancel(seq)
 
     # ---- the engine thread ----------------------------------------------------------------
-    def _run(self) -> None:
+    def _loop(self) -> None:
         while True:
             with self._lock:
                 while not self._stopping and not self.scheduler.has_work():
@@ -130,64 +142,40 @@ class Engine:
                 with self._lock:
                     victims = self.scheduler.holding
                 for seq in victims:
-                    self._finish(seq, f"error: {type(exc).__name__}: {exc}")
+                    self._finish(seq, _error_reason(exc))
 
     @torch.inference_mode()
     def step(self) -> None:
-        """One round: drop cancelled sequences, prefill up to one chunk of prompts, decode all running ones."""
+        """One round: the scheduler plans it, the model runs it, the new tokens go out."""
         with self._lock:
-            dropped, cancelled = self.scheduler.take_cancelled()
-            for seq in cancelled:
-                self._remove(seq)
-        for seq in dropped + cancelled:
-            seq.done("cancelled")
-        budget = self.config.prefill_chunk
-        while budget > 0:
-            with self._lock:
-                seq = self.scheduler.prefilling
-                if seq is None and (seq := self.scheduler.start_prefill()) is not None:
-                    self.cache.reset(seq.row)  # a row an earlier sequence may have used
-            if seq is None:
-                break
+            plan = self.scheduler.plan(self.config.prefill_chunk)
+        for seq in plan.cancelled:  # before anything runs, so that they end even if the step fails
+            self._finish(seq, "cancelled")
+        self._postprocess(self._execute(plan))
+
+    def _execute(self, plan: StepPlan) -> StepOutput:
+        """Make the plan's row moves and forward passes and pick the new tokens; emit nothing, free nothing."""
+        for src, dst in plan.moves:
+            self.cache.move_row(src, dst)
+        tokens: list[tuple[Sequence, int]] = []
+        failed: list[tuple[Sequence, str]] = []
+        for chunk in plan.prefill:
             try:
-                budget -= self._prefill(seq, budget)
+                logits = self._prefill(chunk)
             except Exception as exc:  # e.g. out of memory on a long prompt: fail that request only
-                self._finish(seq, f"error: {type(exc).__name__}: {exc}")
-        with self._lock:
-            running = list(self.scheduler.running)
-        if running:
-            self._decode(running)
+                failed.append((chunk.seq, _error_reason(exc)))
+                continue
+            if logits is not None:
+                tokens.append((chunk.seq, self._pick([chunk.seq], logits)[0]))
+        if plan.decode:
+            tokens += zip(plan.decode, self._pick(plan.decode, self._decode(plan.decode)))
+        return StepOutput(tuple(tokens), tuple(failed))
 
-    def _prefill(self, seq: Sequence, budget: int) -> int:
-        """Put up to `budget` more prompt tokens of `seq` into its cache row; returns how many.
-
-        Once the whole prompt is in, the sequence runs and its first token is picked.
-        """
-        row = self.cache.rows(seq.row, seq.row + 1)
-        done = row.lengths[0]  # prompt tokens already in (the row moves with them if rows are repacked)
-        n = min(budget, len(seq.prompt) - done)
-        ids = torch.tensor([seq.prompt[done : done + n]], device=self.model.device)
-        logits = self.model(ids, row, last_only=True)
-        if done + n == len(seq.prompt):
-            with self._lock:
-                self.scheduler.finish_prefill(seq)
-            self._advance([seq], logits[:, -1])
-        return n
-
-    def _decode(self, running: list[Sequence]) -> None:
-        view = self.cache.rows(0, len(running))
-        ids = torch.tensor([[seq.generated[-1]] for seq in running], device=self.model.device)
-        logits = self.decoder(ids, view)
-        self._advance(running, logits[:, -1])
-
-    def _advance(self, seqs: list[Sequence], logits: torch.Tensor) -> None:
-        """Pick each sequence's next token from logits [N, V]; emit it or finish the sequence."""
-        greedy = [i for i, s in enumerate(seqs) if s.sampling.greedy and s.sampling.repetition_penalty == 1.0]
-        picks: dict[int, int] = {}
-        if greedy:  # one device read for all greedy rows
-            picks = dict(zip(greedy, logits[greedy].argmax(-1).tolist()))
-        for i, seq in enumerate(seqs):
-            token = picks[i] if i in picks else sample(logits[i], seq.sampling, seq.generator, seq.context)
+    def _postprocess(self, output: StepOutput) -> None:
+        """Fail the sequences whose prefill raised; emit each new token or finish its sequence."""
+        for seq, reason in output.failed:
+            self._finish(seq, reason)
+        for seq, token in output.tokens:
             seq.generated.append(token)
             if token in seq.stop_ids:
                 self._finish(seq, "stop")
@@ -196,14 +184,49 @@ class Engine:
             if len(seq.generated) >= seq.max_new_tokens:
                 self._finish(seq, "length")
 
+    def _prefill(self, chunk: PrefillChunk) -> torch.Tensor | None:
+        """Put the chunk's prompt tokens into its cache row.
+
+        Returns the logits [1, V] of the prompt's last token if the chunk completes it, else None.
+        """
+        if chunk.start == 0:
+            self.cache.reset(chunk.row)  # a row an earlier sequence may have used
+        row = self.cache.rows(chunk.row, chunk.row + 1)
+        assert row.lengths == [chunk.start], "the scheduler and the cache disagree on what is prefilled"
+        ids = torch.tensor([chunk.seq.prompt[chunk.start : chunk.stop]], device=self.model.device)
+        logits = self.model(ids, row, last_only=True)
+        return logits[:, -1] if chunk.completes else None
+
+    def _decode(self, seqs: tuple[Sequence, ...]) -> torch.Tensor:
+        """One decode forward over rows [0, N), seqs[i] in row i fed its last token; returns logits [N, V]."""
+        view = self.cache.rows(0, len(seqs))
+        ids = torch.tensor([[seq.generated[-1]] for seq in seqs], device=self.model.device)
+        if self.graphs is None:
+            return self.model(ids, view)[:, -1]
+        logits = self.graphs(ids, view)
+        if self.graphs.fallback is not None:  # said once; the model decodes directly from now on
+            warnings.warn(f"local_model: CUDA graphs off, decoding eagerly: {self.graphs.fallback}", RuntimeWarning)
+            self.graphs = None
+        return logits[:, -1]
+
+    def _pick(self, seqs: Seq[Sequence], logits: torch.Tensor) -> list[int]:
+        """Each sequence's next token from logits [N, V] (row i for seqs[i])."""
+        greedy = [i for i, s in enumerate(seqs) if s.sampling.greedy and s.sampling.repetition_penalty == 1.0]
+        picks: dict[int, int] = {}
+        if greedy:  # one device read for all greedy rows
+            picks = dict(zip(greedy, logits[greedy].argmax(-1).tolist()))
+        return [picks[i] if i in picks else sample(logits[i], seq.sampling, seq.generator, seq.context)
+                for i, seq in enumerate(seqs)]
+
     def _finish(self, seq: Sequence, reason: str) -> None:
+        """End `seq` with `reason`; free its row if it holds one, keeping rows packed."""
         with self._lock:
             if seq.row is not None:
-                self._remove(seq)
+                for src, dst in self.scheduler.remove(seq):
+                    self.cache.move_row(src, dst)
         seq.finish_reason = reason
         seq.done(reason)
 
-    def _remove(self, seq: Sequence) -> None:
-        """Free the sequence's row (lock held); keep rows packed by moving the last ones down."""
-        for src, dst in self.scheduler.remove(seq):
-            self.cache.move_row(src, dst)
+
+def _error_reason(exc: Exception) -> str:
+    return f"error: {type(exc).__name__}: {exc}"

@@ -8,16 +8,15 @@ per row; the batch is padded to a bucket (1, 2, 4, 8, ...). Experts run through 
 grouped GEMM, which needs no host read either. One graph per (batch bucket, length
 bucket) is captured the first time it is needed, into one shared memory pool.
 
-If anything about capture fails (an older GPU, a kernel that syncs), the decoder says so
-once on stderr and decodes eagerly from then on. `static_decode` runs on any device: the
-tests hold it equal to the eager decode step on CPU.
+If anything about capture fails (an older GPU, a kernel that syncs), the decoder keeps the
+reason in `fallback` and decodes eagerly from then on; reporting it is the caller's job (the
+engine warns once). `static_decode` runs on any device: the tests hold it equal to the eager
+decode step on CPU.
 
 Shapes: B rows, L layers, T cache capacity, W = R + Dr, V vocab.
 """
 
 from __future__ import annotations
-
-import sys
 
 import torch
 
@@ -64,16 +63,20 @@ class _Graph:
 
 
 class GraphedDecoder:
-    """Callable like the model for decode steps: decoder(ids [n, 1], cache rows [0, n)) -> logits [n, 1, V]."""
+    """Callable like the model for decode steps: decoder(ids [n, 1], cache rows [0, n)) -> logits [n, 1, V].
+
+    fallback: None while decode steps replay graphs; once they cannot, why (and every call
+    from then on runs the model eagerly).
+    """
 
     def __init__(self, model, cache: LatentCache):
         self.model, self.cache = model, cache
         self.graphs: dict[tuple[int, int], _Graph] = {}
         self.pool = None
-        self.failed = model.device.type != "cuda"
+        self.fallback: str | None = None if model.device.type == "cuda" else f"{model.device} is not a CUDA device"
 
     def __call__(self, ids: torch.Tensor, view: LatentCache, **kwargs) -> torch.Tensor:
-        if self.failed or ids.shape[1] != 1 or view.kv.data_ptr() != self.cache.kv.data_ptr():
+        if self.fallback or ids.shape[1] != 1 or view.kv.data_ptr() != self.cache.kv.data_ptr():
             return self.model(ids, view, **kwargs)
         n, lengths = ids.shape[0], view.lengths
         batch = min(_next_pow2(n), self.cache.batch_size)
@@ -84,9 +87,7 @@ class GraphedDecoder:
         try:
             entry = self.graphs.get((batch, kv_len)) or self._capture(batch, kv_len, padded_ids, padded_lengths)
         except Exception as exc:  # capture is an optimisation: never a reason to fail a request
-            print(f"local_model: CUDA graph capture failed ({type(exc).__name__}: {exc}); decoding eagerly",
-                  file=sys.stderr)
-            self.failed = True
+            self.fallback = f"CUDA graph capture failed ({type(exc).__name__}: {exc})"
             return self.model(ids, view, **kwargs)
         entry.ids.copy_(padded_ids)
         entry.lengths.copy_(padded_lengths)

@@ -19,9 +19,15 @@ count on nearly every call: callers whose row count varies pass `rows_vary` and 
 oneDNN only for small counts. Everything else (weights under 1 MiB, which stay in cache
 and where F.linear's lower call overhead wins; bfloat16, where MKL and oneDNN already
 agree; other devices; a torch without oneDNN) is plain F.linear.
+
+Which of these kernels a model may still use is a `KernelPolicy` the model holds and hands
+to each of its layers: a kernel that refuses an input is turned off there, for that model
+only, never for the process (two models in one process never share one).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +37,6 @@ GEMV_MAX_ROWS = 3  # up to this many rows: the batched matrix-vector form
 VARYING_MAX_ROWS = 16  # row counts up to this recur (decode batches), so their oneDNN kernels stay cached
 GEMV_BLOCKS = (8, 4, 2)  # row blocks the weight is cut into (the first that divides its rows)
 
-_onednn_broken = False  # set when oneDNN refused once: never asked again in this process
-
 
 def _onednn_op():
     try:
@@ -41,12 +45,31 @@ def _onednn_op():
         return None
 
 
-_ONEDNN = _onednn_op()
+_ONEDNN = _onednn_op()  # what this torch build offers: looked up once, never changed
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, *, rows_vary: bool = False) -> torch.Tensor:
+@dataclass(eq=False)
+class KernelPolicy:
+    """How one model's kernels run. The model builds one and hands it to every layer.
+
+    Tiling:
+        prefill_query_block: queries per score block of the CPU prefill attention (attention.MLA).
+    Fallbacks, each turned off for this model (not the process) the first time its kernel refuses:
+        onednn: oneDNN's linear may be asked (False from the start where torch has none).
+        grouped_mm_refused: (device type, dtype) pairs where torch._grouped_mm refused the experts.
+    """
+
+    # bounds the [B, H, block, T] scores; smaller blocks skip more of the causal triangle (keys
+    # after the block's last query are never scored): 256 beat 512 and 1024 here
+    prefill_query_block: int = 256
+    onednn: bool = field(default_factory=lambda: _ONEDNN is not None)
+    grouped_mm_refused: set[tuple[str, torch.dtype]] = field(default_factory=set)
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, kernels: KernelPolicy, *, rows_vary: bool = False) -> torch.Tensor:
     """x [..., in] @ weight[out, in].T -> [..., out], like F.linear without bias.
 
+    kernels: the model's policy (oneDNN is skipped once it refused, and turned off there if it refuses now).
     rows_vary: the caller's row count changes from call to call (routed experts): oneDNN
     only for up to VARYING_MAX_ROWS rows, so that no kernel is built per call.
     """
@@ -55,8 +78,8 @@ def linear(x: torch.Tensor, weight: torch.Tensor, *, rows_vary: bool = False) ->
     rows = x.numel() // x.shape[-1] if x.shape[-1] else 0
     if 0 < rows <= GEMV_MAX_ROWS:
         return _blocked_gemv(x, weight)
-    if _ONEDNN is not None and not _onednn_broken and not (rows_vary and rows > VARYING_MAX_ROWS):
-        return _onednn_linear(x, weight)
+    if kernels.onednn and not (rows_vary and rows > VARYING_MAX_ROWS):
+        return _onednn_linear(x, weight, kernels)
     return F.linear(x, weight)
 
 
@@ -76,20 +99,21 @@ def _blocked_gemv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return y.permute(2, 0, 1).reshape(*x.shape[:-1], out_features)
 
 
-def _onednn_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    global _onednn_broken
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, kernels: KernelPolicy) -> torch.Tensor:
     try:
         return _ONEDNN(x, weight, None, "none", [], "")
     except RuntimeError:  # an oneDNN build that refuses this input: the default path from now on
-        _onednn_broken = True
+        kernels.onednn = False
         return F.linear(x, weight)
 
 
 class Linear(torch.nn.Linear):
-    """nn.Linear (same parameter names and layout, no bias) whose product goes through `linear`."""
+    """nn.Linear (same parameter names and layout, no bias) whose product goes through `linear`
+    under the model's `kernels` policy."""
 
-    def __init__(self, in_features: int, out_features: int):
+    def __init__(self, in_features: int, out_features: int, kernels: KernelPolicy):
         super().__init__(in_features, out_features, bias=False)
+        self.kernels = kernels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(x, self.weight)
+        return linear(x, self.weight, self.kernels)

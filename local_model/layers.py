@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .kernels import Linear
+from .kernels import KernelPolicy, Linear
 
 
 class RMSNorm(nn.Module):
@@ -34,11 +34,11 @@ class RMSNorm(nn.Module):
 class MLP(nn.Module):
     """SwiGLU feed-forward: down(silu(gate(x)) * up(x)). Used dense and as the shared experts."""
 
-    def __init__(self, dim: int, inter: int):
+    def __init__(self, dim: int, inter: int, kernels: KernelPolicy):
         super().__init__()
-        self.gate_proj = Linear(dim, inter)
-        self.up_proj = Linear(dim, inter)
-        self.down_proj = Linear(inter, dim)
+        self.gate_proj = Linear(dim, inter, kernels)
+        self.up_proj = Linear(dim, inter, kernels)
+        self.down_proj = Linear(inter, dim, kernels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [..., D] -> [..., D]."""

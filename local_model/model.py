@@ -13,7 +13,7 @@ from torch import nn
 from .attention import MLA
 from .cache import CacheStep, LatentCache
 from .config import ModelConfig
-from .kernels import Linear
+from .kernels import KernelPolicy, Linear
 from .layers import MLP, RMSNorm, Rotary
 from .moe import MoE
 
@@ -21,12 +21,13 @@ from .moe import MoE
 class DecoderLayer(nn.Module):
     """Pre-norm block: x += attn(norm(x)); x += ffn(norm(x))."""
 
-    def __init__(self, config: ModelConfig, layer: int):
+    def __init__(self, config: ModelConfig, layer: int, kernels: KernelPolicy):
         super().__init__()
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.self_attn = MLA(config, layer)
+        self.self_attn = MLA(config, layer, kernels)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.mlp = MoE(config) if config.is_moe_layer(layer) else MLP(config.hidden_size, config.intermediate_size)
+        self.mlp = (MoE(config, kernels) if config.is_moe_layer(layer)
+                    else MLP(config.hidden_size, config.intermediate_size, kernels))
 
     def forward(self, x, cos, sin, mask, cache, step, mla: str, moe: str) -> torch.Tensor:
         """x: [B, S, D] -> [B, S, D]; see MLA.forward for the rest."""
@@ -36,15 +37,21 @@ class DecoderLayer(nn.Module):
 
 
 class DeepseekModel(nn.Module):
-    """A causal LM over the DeepSeek-V2/V3 architecture. Build it with `local_model.load_model`."""
+    """A causal LM over the DeepSeek-V2/V3 architecture. Build it with `local_model.load_model`.
 
-    def __init__(self, config: ModelConfig):
+    kernels: the policy every layer of this model computes under (default: a fresh one, all
+    kernels on); it belongs to this model alone, so a kernel that fails here stays on elsewhere.
+    """
+
+    def __init__(self, config: ModelConfig, kernels: KernelPolicy | None = None):
         super().__init__()
         self.config = config
+        kernels = KernelPolicy() if kernels is None else kernels
+        self.kernels = kernels
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.layers = nn.ModuleList(DecoderLayer(config, i, kernels) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.lm_head = Linear(config.hidden_size, config.vocab_size)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, kernels)
         self.rotary = Rotary(config)
         self.requires_grad_(False)
 

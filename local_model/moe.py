@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .kernels import linear, routed_here
+from .kernels import KernelPolicy, linear, routed_here
 from .layers import MLP
 
 MOE_IMPLS = ("grouped", "looped")
@@ -76,19 +76,20 @@ class Experts(nn.Module):
     """The routed experts' weights, stacked: gate_up_proj [E, 2I, D] (gate rows first), down_proj [E, D, I].
 
     These are transformers 5's in-memory names and layout; per-expert checkpoints are
-    stacked into them on load.
+    stacked into them on load. kernels: the model's policy (CPU products, grouped GEMM).
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, kernels: KernelPolicy):
         super().__init__()
+        self.kernels = kernels
         e, i, d = config.n_routed_experts, config.moe_intermediate_size, config.hidden_size
         self.gate_up_proj = nn.Parameter(torch.empty(e, 2 * i, d), requires_grad=False)
         self.down_proj = nn.Parameter(torch.empty(e, d, i), requires_grad=False)
 
     def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
         """Run expert e: x [N, D] -> [N, D]."""
-        gate, up = linear(x, self.gate_up_proj[e], rows_vary=True).chunk(2, dim=-1)
-        return linear(F.silu(gate) * up, self.down_proj[e], rows_vary=True)
+        gate, up = linear(x, self.gate_up_proj[e], self.kernels, rows_vary=True).chunk(2, dim=-1)
+        return linear(F.silu(gate) * up, self.down_proj[e], self.kernels, rows_vary=True)
 
     def grouped(self, x: torch.Tensor, weights: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """Tokens grouped by expert; only the chosen experts' weights are read.
@@ -105,7 +106,8 @@ class Experts(nn.Module):
         order = flat.argsort(stable=True)
         x_sorted = x[order // k]  # [T*K, D], grouped by expert
         counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0])  # [E]
-        y = None if own_kernels else _grouped_experts(x_sorted, counts, self.gate_up_proj, self.down_proj)
+        y = None if own_kernels else _grouped_experts(x_sorted, counts, self.gate_up_proj, self.down_proj,
+                                                      self.kernels.grouped_mm_refused)
         if y is None:
             outs, start = [], 0
             for e, n in enumerate(counts.tolist()):  # a host read: which experts run, with how many tokens
@@ -127,37 +129,36 @@ class Experts(nn.Module):
         return out
 
 
-_GROUPED_MM_BROKEN: set[tuple[str, torch.dtype]] = set()  # (device type, dtype) where the kernel refused
-
-
 def _grouped_experts(x_sorted: torch.Tensor, counts: torch.Tensor, gate_up: torch.Tensor,
-                     down: torch.Tensor) -> torch.Tensor | None:
+                     down: torch.Tensor, refused: set[tuple[str, torch.dtype]]) -> torch.Tensor | None:
     """SwiGLU of every expert over its run of rows via torch._grouped_mm, or None where unavailable.
 
     x_sorted: [N, D] rows grouped by expert; counts: [E] rows per expert; gate_up: [E, 2I, D];
-    down: [E, D, I]. Returns [N, D]. Empty groups read no weights.
+    down: [E, D, I]. Returns [N, D]. Empty groups read no weights. refused: the (device type,
+    dtype) pairs the kernel refused before (the model's KernelPolicy); a refusal now is added.
     """
     key = (x_sorted.device.type, x_sorted.dtype)
-    if not hasattr(torch, "_grouped_mm") or key in _GROUPED_MM_BROKEN:
+    if not hasattr(torch, "_grouped_mm") or key in refused:
         return None
     try:
         offsets = counts.cumsum(0).to(torch.int32)  # end row of each expert's group
         gate, up = torch._grouped_mm(x_sorted, gate_up.transpose(1, 2), offs=offsets).chunk(2, dim=-1)
         return torch._grouped_mm((F.silu(gate) * up).contiguous(), down.transpose(1, 2), offs=offsets)
     except (RuntimeError, NotImplementedError):  # e.g. a GPU or dtype the kernel does not support
-        _GROUPED_MM_BROKEN.add(key)
+        refused.add(key)
         return None
 
 
 class MoE(nn.Module):
     """Routed experts plus (optionally) shared experts that every token goes through."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, kernels: KernelPolicy):
         super().__init__()
         self.gate = Router(config)
-        self.experts = Experts(config)
+        self.experts = Experts(config, kernels)
         if config.n_shared_experts:
-            self.shared_experts = MLP(config.hidden_size, config.moe_intermediate_size * config.n_shared_experts)
+            self.shared_experts = MLP(config.hidden_size, config.moe_intermediate_size * config.n_shared_experts,
+                                      kernels)
 
     def forward(self, x: torch.Tensor, impl: str = "grouped") -> torch.Tensor:
         """x: [B, S, D] -> [B, S, D]."""

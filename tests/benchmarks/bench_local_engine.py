@@ -232,6 +232,8 @@ def run_ours(model, batch, context, steps, prefill, device, graphs=False, probe=
             decode = GraphedDecoder(model, cache)
         token = logits[:, -1].argmax(-1, keepdim=True)
         token = decode(token, cache)[:, -1].argmax(-1, keepdim=True)  # warm-up (and graph capture)
+        if graphs and decode.fallback:
+            print(f"  CUDA graphs off, decoding eagerly: {decode.fallback}", file=sys.stderr)
 
         def step():
             nonlocal token

@@ -9,6 +9,8 @@ dropped bias or a misrouted token shows up in the logits.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -124,6 +126,16 @@ def assert_cached_decode_matches(ours, cache, ref, ref_cache, tokens: torch.Tens
         theirs = ref(input_ids=token, cache=ref_cache, use_cache=True)
         ref_cache = theirs.cache
         torch.testing.assert_close(mine.double(), theirs.logits, atol=atol, rtol=0, msg=f"decode step {step}")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll `condition` (every 10 ms) until it holds or `timeout` seconds have passed; whether it held."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def read_config(path: Path) -> dict:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.local_model.lm_testing import PRESETS
-from local_model import load_model
+from local_model import KernelPolicy, load_model
 
 ATOL = 2e-5
 
@@ -98,12 +98,10 @@ def test_bfloat16_runs_and_stays_close(checkpoints):
     assert (low.float() - ref).abs().max() < 0.15 * ref.abs().max()
 
 
-def test_blocked_expanded_prefill_equals_naive(checkpoints, monkeypatch):
+def test_blocked_expanded_prefill_equals_naive(checkpoints):
     """The CPU prefill scores queries in blocks, masking only each block's last square of
     keys; with tiny blocks a short prompt crosses many block edges, also on top of a cache."""
-    import local_model.attention as attention
-    monkeypatch.setattr(attention, "PREFILL_CHUNK", 3)
-    model = load_model(checkpoints("v2_lite"))
+    model = load_model(checkpoints("v2_lite"), kernels=KernelPolicy(prefill_query_block=3))
     ids = _ids("v2_lite", (1, 11), 5)
     full = model(ids, mla="naive")
     torch.testing.assert_close(model(ids, mla="expanded"), full, atol=ATOL, rtol=0)

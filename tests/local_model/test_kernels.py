@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from local_model import kernels, load_model
 from local_model.attention import SCORE_BLOCK
+from local_model.kernels import KernelPolicy
 from tests.local_model.lm_testing import PRESETS, assert_cached_decode_matches, hf_reference
 
 BIG = (1024, 512)  # 2 MiB in float32: above kernels.MIN_WEIGHT_BYTES
@@ -27,10 +28,10 @@ def test_linear_matches_f_linear(shape, lead):
     weight = _weight(shape)
     x = torch.randn(*lead, shape[1], generator=torch.Generator().manual_seed(1))
     assert kernels.routed_here(x, weight)
-    out = kernels.linear(x, weight)
+    out = kernels.linear(x, weight, KernelPolicy())
     assert out.shape == (*lead, shape[0])
     torch.testing.assert_close(out, F.linear(x, weight), atol=1e-4, rtol=1e-5)
-    varying = kernels.linear(x, weight, rows_vary=True)
+    varying = kernels.linear(x, weight, KernelPolicy(), rows_vary=True)
     torch.testing.assert_close(varying, F.linear(x, weight), atol=1e-4, rtol=1e-5)
 
 
@@ -38,7 +39,7 @@ def test_linear_takes_a_non_contiguous_input():
     weight = _weight(BIG)
     wide = torch.randn(3, 2 * BIG[1], generator=torch.Generator().manual_seed(2))
     x = wide[:, ::2]  # every other column: a strided view
-    torch.testing.assert_close(kernels.linear(x, weight), F.linear(x, weight), atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(kernels.linear(x, weight, KernelPolicy()), F.linear(x, weight), atol=1e-4, rtol=1e-5)
 
 
 def test_linear_leaves_other_cases_to_f_linear():
@@ -47,15 +48,28 @@ def test_linear_leaves_other_cases_to_f_linear():
     assert not kernels.routed_here(torch.zeros(1, BIG[1], dtype=torch.bfloat16), _weight(BIG).bfloat16())
     assert not kernels.routed_here(torch.zeros(1, BIG[1]), _weight(BIG).t().contiguous().t())  # not contiguous
     x64, w64 = torch.randn(2, BIG[1], dtype=torch.float64), _weight(BIG).double()
-    torch.testing.assert_close(kernels.linear(x64, w64), F.linear(x64, w64))
+    torch.testing.assert_close(kernels.linear(x64, w64, KernelPolicy()), F.linear(x64, w64))
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="oneDNN ships in torch's x86-64 CPU builds")
 def test_onednn_is_the_path_for_several_rows():
     """The oneDNN path is what runs (not silently the F.linear fallback) where torch has it."""
-    assert kernels._ONEDNN is not None
-    kernels.linear(torch.randn(8, BIG[1]), _weight(BIG))
-    assert not kernels._onednn_broken
+    policy = KernelPolicy()
+    assert policy.onednn  # torch has it
+    kernels.linear(torch.randn(8, BIG[1]), _weight(BIG), policy)
+    assert policy.onednn  # and it did not refuse
+
+
+def test_each_model_holds_its_own_kernel_policy(checkpoints):
+    """Every layer of a model computes under the model's policy, and no two models share one:
+    a kernel turned off in one model stays on in the other."""
+    a, b = (load_model(checkpoints("v2_lite")) for _ in range(2))
+    for model in (a, b):
+        users = [m for m in model.modules() if hasattr(m, "kernels")]
+        assert len(users) > 3 * model.config.num_hidden_layers and all(m.kernels is model.kernels for m in users)
+    a.kernels.onednn = False
+    a.kernels.grouped_mm_refused.add(("cpu", torch.float32))
+    assert b.kernels.onednn == KernelPolicy().onednn and not b.kernels.grouped_mm_refused
 
 
 def test_wide_model_matches_transformers_past_a_score_block(checkpoints):

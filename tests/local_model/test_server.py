@@ -23,7 +23,8 @@ from local_model import load_model, load_tokenizer  # noqa: E402
 from local_model.engine import Engine, EngineConfig  # noqa: E402
 from local_model.server import create_app, start_in_thread  # noqa: E402
 from local_model.tool_calls import FAMILIES, detect_family, format_tool_call  # noqa: E402
-from tests.local_model.lm_testing import CHATML_TEMPLATE, DEEPSEEK_TEMPLATE, make_checkpoint, make_tokenizer  # noqa: E402
+from tests.local_model.lm_testing import (  # noqa: E402
+    CHATML_TEMPLATE, DEEPSEEK_TEMPLATE, make_checkpoint, make_tokenizer, wait_until)
 
 TOOLS = [{"type": "function", "function": {"name": "read_file", "description": "Read a file.",
                                            "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
@@ -165,10 +166,7 @@ def test_client_disconnect_mid_stream_frees_the_slot(model, checkpoint):
             if i == 3:
                 break
         stream.close()  # would otherwise generate for ~4 more seconds
-        deadline = time.monotonic() + 2
-        while engine.active and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert engine.active == 0
+        assert wait_until(lambda: engine.active == 0, timeout=2)
         assert _ask(client, "hi", max_tokens=2).choices[0].finish_reason == "length"  # the one slot is free
 
 

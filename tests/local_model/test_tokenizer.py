@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jinja2
 import pytest
 
 from tests.local_model.lm_testing import BOS, CHATML_TEMPLATE, DEEPSEEK_TEMPLATE, EOS, make_tokenizer
@@ -57,5 +58,5 @@ def test_stop_tokens_include_eos_and_end_of_turn(tmp_path):
 
 def test_template_errors_surface(tmp_path):
     tok = load_tokenizer(make_tokenizer(tmp_path, DEEPSEEK_TEMPLATE))
-    with pytest.raises(Exception, match="unknown role narrator"):
+    with pytest.raises(jinja2.TemplateError, match="unknown role narrator"):
         tok.render_chat([{"role": "narrator", "content": "x"}])
