@@ -48,3 +48,25 @@ def write_script(directory: Path, turns: tuple[dict, ...], name: str = "s.jsonl"
     path = directory / name
     path.write_text("".join(json.dumps(t) + "\n" for t in turns))
     return f"script:{path}"
+
+
+def running(argv: tuple[str, ...]) -> int:
+    """How many processes on this machine run exactly `argv` (containers' included)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                count += (entry / "cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv]
+            except OSError:   # it ended meanwhile
+                continue
+    return count
+
+
+def wait_until_running(argv: tuple[str, ...], count: int = 1, timeout: float = 30) -> None:
+    """Poll until `count` processes run `argv` (e.g. a tool's `sleep 30` has started)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while running(argv) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{' '.join(argv)} was not running {count}× within {timeout}s")
+        time.sleep(0.05)

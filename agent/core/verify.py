@@ -11,6 +11,7 @@ from prompts import render
 from tools.sandbox.base import cap_output
 
 FEEDBACK_LIMIT = 8_000
+USER_COMMAND_TIMEOUT = 600.0   # seconds for a command the user chose (--verify, the REPL's !cmd)
 
 
 @dataclass
@@ -18,7 +19,7 @@ class Verifier:
     command: str
     sandbox: Any
     max_attempts: int = 3
-    timeout: float = 600
+    timeout: float = USER_COMMAND_TIMEOUT
     runs: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self) -> tuple[bool, str]:

@@ -18,7 +18,7 @@ import anthropic
 from agent.core.errors import BadInput
 from agent.models.http_errors import ProviderHints, RetryingStream
 from agent.models.pricing import Price, context_window_for, price_for, priced_usage
-from agent.models.retry import IncompleteStream, RetryPolicy
+from agent.models.retry import IncompleteStream, RetryPolicy, client_timeout
 from agent.models.tool_args import make_tool_call
 from agent.core.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
                          ThinkingDelta, ToolCallDelta, ToolCallDone, ToolSpec)
@@ -49,10 +49,10 @@ class AnthropicModel(RetryingStream):
         self.price: Price | None = price_for(model, options.get("prices"), spec=self.name)
         self.policy = RetryPolicy.from_options(options)
         self.hints = ProviderHints("Anthropic", model, "ANTHROPIC_API_KEY", base_url)
-        timeout = float(options.get("timeout", 600.0))
+        read, connect = client_timeout(options)
         self.client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, max_retries=0,
-            timeout=anthropic.Timeout(timeout, connect=min(timeout, 10.0)))
+            timeout=anthropic.Timeout(read, connect=connect))
 
     def request(self, messages: list[Message], tools: list[ToolSpec],
                 settings: ModelSettings) -> dict[str, Any]:

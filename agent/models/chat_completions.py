@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 from agent.models.http_errors import ProviderHints, RetryingStream
 from agent.models.pricing import Price, priced_usage
@@ -174,9 +174,3 @@ def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
             wire.append({"role": "tool", "tool_call_id": m.tool_call_id,
                          "content": m.content or "(no output)"})
     return wire
-
-
-def client_timeout(options: Mapping[str, Any]) -> tuple[float, float]:
-    """(read timeout, connect timeout) in seconds from `options["timeout"]`."""
-    timeout = float(options.get("timeout", 600.0))
-    return timeout, min(timeout, 10.0)

@@ -16,10 +16,10 @@ import os
 import openai
 
 from agent.core.errors import BadInput
-from agent.models.chat_completions import ChatCompletionsModel, client_timeout
+from agent.models.chat_completions import ChatCompletionsModel
 from agent.models.http_errors import ProviderHints
 from agent.models.pricing import context_window_for, price_for
-from agent.models.retry import RetryPolicy
+from agent.models.retry import RetryPolicy, client_timeout
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

@@ -18,10 +18,10 @@ import re
 import openai
 
 from agent.core.errors import BadInput
-from agent.models.chat_completions import ChatCompletionsModel, client_timeout
+from agent.models.chat_completions import ChatCompletionsModel
 from agent.models.http_errors import ProviderHints
 from agent.models.pricing import context_window_for, price_for
-from agent.models.retry import RetryPolicy
+from agent.models.retry import RetryPolicy, client_timeout
 
 KEY_VAR = "OPENAI_COMPAT_API_KEY"
 _SPEC = re.compile(r"^(?P<model>.+?)@(?P<url>https?://\S+)$")

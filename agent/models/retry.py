@@ -141,3 +141,10 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def client_timeout(options: Mapping[str, Any]) -> tuple[float, float]:
+    """(read timeout, connect timeout) in seconds for a provider's HTTP client, from
+    `options["timeout"]` (default 600 s; connecting never waits more than 10 s)."""
+    timeout = float(options.get("timeout", 600.0))
+    return timeout, min(timeout, 10.0)

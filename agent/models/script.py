@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from agent.core.errors import BadInput
+from agent.models.tool_args import make_tool_call
 from agent.core.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
                          ThinkingDelta, ToolCall, ToolCallDelta, ToolCallDone, ToolSpec, Usage)
 
@@ -114,15 +115,9 @@ class ScriptModel:
 
 
 def _make_call(call_id: str, spec: dict[str, Any]) -> ToolCall:
+    """A scripted call: arguments as an object, or as raw text parsed the way a
+    provider's would be (agent/models/tool_args.py), so malformed ones can be scripted."""
     args = spec.get("arguments", {})
     if isinstance(args, dict):
         return ToolCall(id=call_id, name=spec["name"], arguments=args)
-    try:
-        parsed = json.loads(args)
-    except json.JSONDecodeError as e:
-        return ToolCall(id=call_id, name=spec["name"], arguments_error=f"invalid JSON: {e.msg}",
-                        raw_arguments=args)
-    if not isinstance(parsed, dict):
-        return ToolCall(id=call_id, name=spec["name"], raw_arguments=args,
-                        arguments_error="arguments must be a JSON object")
-    return ToolCall(id=call_id, name=spec["name"], arguments=parsed, raw_arguments=args)
+    return make_tool_call(call_id, spec["name"], args)

@@ -263,8 +263,9 @@ class Repl:
         if not command:
             self.console.print(Text("usage: !COMMAND", style="dim"))
             return
+        from agent.core.verify import USER_COMMAND_TIMEOUT
         session = self.state.session
-        res = self.runner.run(lambda: session.sandbox.exec(command, timeout=600,
+        res = self.runner.run(lambda: session.sandbox.exec(command, timeout=USER_COMMAND_TIMEOUT,
                                                            cancel=session.cancel))
         out = res.output.rstrip()
         if out:

@@ -1,6 +1,10 @@
 """Start-up figures for `ama`, beside `python -c pass` measured in the same run.
 
-    python tests/benchmarks/bench_startup.py [--runs 7]
+    python tests/benchmarks/bench_startup.py [--runs 7] [--compare OLD_CHECKOUT]
+
+With --compare, every command also runs from another checkout of amanuensis (e.g.
+`git worktree add /tmp/ama-old main~1`), alternating with this one, and the ratio
+this / other is reported: a change must not make start-up slower.
 
 Targets (issue 2): `ama --help` under 0.3 s; a full `ama -p` run with the `script:`
 model and `--sandbox local` on a small repo under 0.6 s wall time. Reports medians
@@ -33,8 +37,8 @@ def timed(argv: list[str], env: dict, cwd: str | None = None) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--compare", metavar="CHECKOUT", help="another checkout to time beside this one")
     args = ap.parse_args()
-    ama = shutil.which("ama") or sys.exit("`ama` is not on PATH: pip install -e . first")
     tmp = Path(tempfile.mkdtemp())
     repo = tmp / "repo"
     shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "calc", repo)
@@ -45,23 +49,37 @@ def main() -> None:
         {"name": "read_file", "arguments": {"path": "calc.py"}}]}) + "\n"
         + json.dumps({"text": "done"}) + "\n")
     env = {**os.environ, "AMA_HOME": str(tmp / "home")}
-    cases = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "ama --help": [ama, "--help"],
-        "ama -p (script:, --sandbox local)": [ama, "-p", "read calc.py", "--model", f"script:{script}",
-                                             "--sandbox", "local", "--cwd", str(repo),
-                                             "--output-format", "json"],
-    }
-    timed(cases["ama -p (script:, --sandbox local)"], env)  # warm the page cache
-    results = {name: statistics.median(timed(argv, env) for _ in range(args.runs))
-               for name, argv in cases.items()}
-    base = results["python -c pass"]
+    here = Path(__file__).resolve().parents[2]
+    sides = {"this": here, **({"other": Path(args.compare).resolve()} if args.compare else {})}
+
+    def ama(side: str, *argv: str) -> tuple[list[str], dict]:
+        # `python -m agent` from the side's checkout, so both sides start the same way
+        return [sys.executable, "-m", "agent", *argv], {**env, "PYTHONPATH": str(sides[side])}
+
+    run_args = ("-p", "read calc.py", "--model", f"script:{script}", "--sandbox", "local",
+                "--cwd", str(repo), "--output-format", "json")
+    cases = {"ama --help": ("--help",), "ama -p (script:, --sandbox local)": run_args}
+    for side in sides:
+        timed(*ama(side, *run_args))  # warm the page cache and the bytecode
+    samples: dict[tuple[str, str], list[float]] = {}
+    base = statistics.median(timed([sys.executable, "-c", "pass"], env) for _ in range(args.runs))
+    for _ in range(args.runs):      # interleaved, so drift hits both sides alike
+        for name, argv in cases.items():
+            for side in sides:
+                samples.setdefault((name, side), []).append(timed(*ama(side, *argv)))
     targets = {"ama --help": 0.3, "ama -p (script:, --sandbox local)": 0.6}
-    print(f"{'command':38} {'median s':>9} {'× python':>9} {'target s':>9}")
-    for name, secs in results.items():
-        target = targets.get(name)
-        verdict = "" if target is None else ("  ok" if secs < target else "  OVER")
-        print(f"{name:38} {secs:9.3f} {secs / base:9.1f} {target or '':>9}{verdict}")
+    print(f"python -c pass: {base:.3f} s (median of {args.runs})")
+    head = f"{'command':38} {'median s':>9} {'× python':>9} {'target s':>9}"
+    print(head + (f" {'other s':>9} {'this/other':>10}" if args.compare else ""))
+    for name in cases:
+        secs = statistics.median(samples[(name, "this")])
+        target = targets[name]
+        verdict = "  ok" if secs < target else "  OVER"
+        line = f"{name:38} {secs:9.3f} {secs / base:9.1f} {target:>9}{verdict}"
+        if args.compare:
+            other = statistics.median(samples[(name, "other")])
+            line += f" {other:9.3f} {secs / other:10.2f}"
+        print(line)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

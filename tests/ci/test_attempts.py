@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.ama_cli import wait_until_running
 from .conftest import DONE, containers_of, edit, shell, workspaces
 
 VERIFY = "grep -q 'a + b' calc.py"
@@ -154,7 +155,7 @@ def test_interrupt_stops_every_docker_attempt_and_leaves_nothing(ama_home, repo,
     else:
         proc.kill()
         pytest.fail("the attempts never started their commands: " + proc.communicate()[1])
-    time.sleep(0.5)
+    wait_until_running(("sleep", "60"), count=3, timeout=60)
     session = logs[0].name.rsplit("-a", 1)[0]
     assert len(containers_of(session)) == 3
     started = time.monotonic()

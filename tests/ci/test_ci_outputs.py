@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from tests.ama_cli import wait_until_running
 from .conftest import DONE, FIX, shell
 
 
@@ -111,7 +112,7 @@ def test_interrupted_and_attempt_results_validate(ama_home, repo, scripts, valid
     while time.monotonic() < deadline and "sleep 30" not in "".join(
             p.read_text() for p in ama_home.glob("sessions/*-a0.jsonl")):
         time.sleep(0.05)
-    time.sleep(0.3)
+    wait_until_running(("sleep", "30"))
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

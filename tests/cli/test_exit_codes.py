@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.ama_cli import wait_until_running
 from .conftest import DONE, FIX
 
 
@@ -120,7 +121,7 @@ def test_130_interrupt_stops_the_run_and_still_reports(ama_home, repo, script):
         if any(ama_home.glob("sessions/*.jsonl")) and "sleep 30" in next(ama_home.glob("sessions/*.jsonl")).read_text():
             break
         time.sleep(0.05)
-    time.sleep(0.3)
+    wait_until_running(("sleep", "30"))
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)

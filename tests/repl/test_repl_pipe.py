@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from agent.session.log import read_session
+from tests.ama_cli import wait_until_running
 from tests.repl.conftest import LINES
 
 EDIT_TWO = {"text": "I will **edit** both ends.\n\nA second paragraph.", "tool_calls": [
@@ -68,9 +69,11 @@ def test_escape_interrupts_a_long_sleep(repl):
     h = repl(shell("sleep 30", "sleeping"), {"text": "Still here."}, allowed_tools=("shell",))
     h.line("sleep")
     h.wait_for("● shell  sleep 30")
-    time.sleep(0.3)
+    wait_until_running(("sleep", "30"))
     h.send("go on")                # typed during the turn: kept for the next prompt
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while h.repl.runner.typeahead != "go on" and time.monotonic() < deadline:
+        time.sleep(0.02)
     started = time.monotonic()
     h.send("\x1b")
     h.wait_idle(timeout=15)
