@@ -44,7 +44,7 @@ class Attempt:
     cancel: threading.Event = field(default_factory=threading.Event)
     setup: SessionSetup | None = None
     outcome: Outcome | None = None
-    cs: Any = None                        # tools.changeset.ChangeSet, or None
+    cs: Any = None                        # tools.workspace.changeset.ChangeSet, or None
     changes: dict[str, Any] = field(default_factory=lambda: {"files": [], "patch": ""})
     duration: float = 0.0
     finished_at: float = 0.0

@@ -41,7 +41,7 @@ def with_ci_options(opts: "RunOptions", *, untrusted: bool = False, attempts: in
                     author: str | None = None) -> "RunOptions":
     """`opts` with the CI flags checked and set (an untrusted run hardened)."""
     from agent.attempts import SELECT
-    from tools.changeset import author_env
+    from tools.workspace.changeset import author_env
 
     if attempts < 1:
         raise BadInput("--attempts must be at least 1")

@@ -37,7 +37,7 @@ def _first_event(path: Path, type_: str, max_lines: int = 50) -> dict | None:
 
 
 def _repo_root(path: Path) -> Path:
-    from tools.gitsafe import is_git_repo
+    from tools.workspace.git import is_git_repo
     path = path.resolve()
     return is_git_repo(path) or path
 
@@ -64,8 +64,8 @@ def review_command(cwd: Path, *, show_only: bool = False, accept_all: bool = Fal
     """Reopen and review; returns the exit code. `io`: a ReplIO (tests), else the terminal."""
     from agent.home import sessions_dir
     from rich.text import Text
-    from tools.review import apply_review, decide_all, split_change_set
-    from tools.workspace import Workspace
+    from tools.workspace.review import apply_review, decide_all, split_change_set
+    from tools.workspace.scratch import Workspace
     from agent.repl.review_ui import print_report, run_review, settle_applied_by_hand
     from agent.ui.diff import render_items, render_summary
 

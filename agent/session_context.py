@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from agent.compaction import Compactor
     from agent.headless import RunOptions
     from agent.loop import Agent
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
 
 
 def config_value(opts: "RunOptions", name: str, default: Any) -> Any:
@@ -31,7 +31,7 @@ def config_value(opts: "RunOptions", name: str, default: Any) -> Any:
 
 def workspace_for(opts: "RunOptions", cwd: Path, session_id: str, emit: ev.EventSink) -> "Workspace":
     """A resumed session's workspace at its last checkpoint, else a fresh copy of `cwd`."""
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
     if getattr(opts, "resume", None):
         from agent.sessions import reopen_workspace
         from agent.trust import project_root

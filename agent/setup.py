@@ -25,8 +25,8 @@ from agent.types import ModelSettings
 
 if TYPE_CHECKING:
     from agent.headless import RunOptions
-    from tools.changeset import ChangeSet
-    from tools.workspace import Workspace
+    from tools.workspace.changeset import ChangeSet
+    from tools.workspace.scratch import Workspace
 
 SANDBOX_KINDS = ("docker", "bwrap", "local")
 
@@ -46,7 +46,7 @@ class SessionSetup:
     def apply(self, cs: "ChangeSet", mode: str, patch_out: Path | None, message: str,
               author: str | None = None) -> dict:
         """Apply a change set per `--apply`; `author` ("Name <email>") of commit/branch."""
-        from tools.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
+        from tools.workspace.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
         user = self.workspace.user_root
         subject = _commit_message(message)
         try:
@@ -87,7 +87,7 @@ def check_inputs(opts: "RunOptions") -> Path:
     if opts.sandbox is not None and opts.sandbox not in SANDBOX_KINDS:
         raise BadInput(f"--sandbox {opts.sandbox!r}: choose one of {', '.join(SANDBOX_KINDS)}")
     if opts.apply in ("commit",) or opts.apply.startswith("branch:"):
-        from tools.gitsafe import is_git_repo, run_git
+        from tools.workspace.git import is_git_repo, run_git
         top = is_git_repo(cwd)
         if top is None:
             raise BadInput(f"--apply {opts.apply} needs a git repository; {cwd} is not in one "

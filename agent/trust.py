@@ -66,7 +66,7 @@ class TrustCheck:
 
 def project_root(cwd: Path) -> Path:
     """The repository root of `cwd` (its git top level), else `cwd` itself."""
-    from tools.gitsafe import is_git_repo
+    from tools.workspace.git import is_git_repo
     cwd = Path(cwd).resolve()
     return Path(is_git_repo(cwd) or cwd).resolve()
 

@@ -20,7 +20,7 @@ from agent.loop import Outcome
 
 if TYPE_CHECKING:
     from agent.headless import RunOptions
-    from tools.changeset import ChangeSet
+    from tools.workspace.changeset import ChangeSet
 
 # Files that configure ama itself (permissions, hooks, tool commands) or CI (which
 # runs with the repository's secrets): a change to them would widen what the next

@@ -11,7 +11,7 @@ from typing import Union
 from pydantic import BaseModel, Field
 
 from tools.base import BaseTool, ToolContext, ToolError, ToolResult
-from tools.gitsafe import run_git
+from tools.workspace.git import run_git
 from tools.sandbox.base import cap_output
 
 READ_ONLY = {"status", "diff", "log", "show", "blame", "ls-files", "rev-parse", "shortlog",

@@ -264,7 +264,7 @@ class Repl:
 
     def review_pending(self, auto: bool = False) -> str:
         from prompts import render
-        from tools.review import apply_review, decide_all, split_change_set
+        from tools.workspace.review import apply_review, decide_all, split_change_set
         from agent.repl.review_ui import print_report, run_review, settle_applied_by_hand
         try:
             cs = self.workspace.change_set()

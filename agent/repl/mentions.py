@@ -20,7 +20,7 @@ def list_files(root: Path) -> list[str]:
 
     Hardened git where `root` is in a repo; a plain walk (skipping dot-dirs) otherwise.
     """
-    from tools.gitsafe import is_git_repo, run_git
+    from tools.workspace.git import is_git_repo, run_git
     if is_git_repo(root) is not None:
         proc = run_git(["ls-files", "-co", "--exclude-standard", "-z"], cwd=root, check=False)
         if proc.returncode == 0:

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.text import Text
 
 from agent.ui.diff import render_file_header, render_hunk, render_summary
-from tools.hunks import compute_hunks, edit_hunk, split_hunk
-from tools.review import FileItem, take_applied_by_hand
+from tools.workspace.hunks import compute_hunks, edit_hunk, split_hunk
+from tools.workspace.review import FileItem, take_applied_by_hand
 
 HUNK_HELP = """\
 y - accept this hunk           n - reject this hunk

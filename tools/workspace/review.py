@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from tools.changeset import ChangeSet, FileChange, user_blob
-from tools.atomic_files import FileWrite, write_atomically
-from tools.gitsafe import run_git
-from tools.hunks import Hunk, HunkConflict, apply_hunks, apply_hunks_fuzzy, compute_hunks
+from tools.workspace.changeset import ChangeSet, FileChange, user_blob
+from tools.workspace.atomic_files import FileWrite, write_atomically
+from tools.workspace.git import run_git
+from tools.workspace.hunks import Hunk, HunkConflict, apply_hunks, apply_hunks_fuzzy, compute_hunks
 
 if TYPE_CHECKING:
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
 
 Decision = Literal["accept", "reject"]
 

@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tools.atomic_files import FileWrite, write_atomically
-from tools.gitsafe import git_out, run_git
+from tools.workspace.atomic_files import FileWrite, write_atomically
+from tools.workspace.git import git_out, run_git
 
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "type_changed",
            "C": "copied"}

@@ -20,8 +20,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.changeset import ChangeSet, diff_trees
-from tools.gitsafe import git_out, is_git_repo, run_git
+from tools.workspace.changeset import ChangeSet, diff_trees
+from tools.workspace.git import git_out, is_git_repo, run_git
 
 # Never part of a change set, whatever the repo's .gitignore says.
 DEFAULT_EXCLUDES = ("__pycache__/", "*.py[co]", ".pytest_cache/", ".mypy_cache/",
