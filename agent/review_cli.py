@@ -37,9 +37,9 @@ def _first_event(path: Path, type_: str, max_lines: int = 50) -> dict | None:
 
 
 def _repo_root(path: Path) -> Path:
-    from tools.workspace.git import is_git_repo
+    from tools.workspace.git import repo_top
     path = path.resolve()
-    return is_git_repo(path) or path
+    return repo_top(path) or path
 
 
 def find_pending(cwd: Path, sessions_dir: Path) -> PendingSession | None:

@@ -22,13 +22,13 @@ from agent.session_context import (compactor_for, first_context, memory_for, res
 from agent.models.registry import resolve_model
 from agent.permissions import Permissions
 from agent.types import ModelSettings
+from tools.sandbox.select import KINDS as SANDBOX_KINDS
 
 if TYPE_CHECKING:
     from agent.headless import RunOptions
     from tools.workspace.changeset import ChangeSet
     from tools.workspace.scratch import Workspace
 
-SANDBOX_KINDS = ("docker", "bwrap", "local")
 
 
 @dataclass
@@ -87,18 +87,17 @@ def check_inputs(opts: "RunOptions") -> Path:
     if opts.sandbox is not None and opts.sandbox not in SANDBOX_KINDS:
         raise BadInput(f"--sandbox {opts.sandbox!r}: choose one of {', '.join(SANDBOX_KINDS)}")
     if opts.apply in ("commit",) or opts.apply.startswith("branch:"):
-        from tools.workspace.git import is_git_repo, run_git
-        top = is_git_repo(cwd)
+        from tools.workspace.git import check_new_branch, repo_top
+        top = repo_top(cwd)
         if top is None:
             raise BadInput(f"--apply {opts.apply} needs a git repository; {cwd} is not in one "
                            f"(use --apply patch or tree)")
         if opts.apply.startswith("branch:"):
             name = opts.apply.split(":", 1)[1]
-            if run_git(["check-ref-format", "--branch", name], cwd=top, check=False).returncode:
-                raise BadInput(f"--apply branch:{name}: not a valid branch name")
-            if run_git(["rev-parse", "--verify", "-q", f"refs/heads/{name}"], cwd=top,
-                       check=False).returncode == 0:
-                raise BadInput(f"--apply branch:{name}: that branch already exists")
+            try:
+                check_new_branch(top, name)
+            except ValueError as e:
+                raise BadInput(f"--apply branch:{name}: {e}") from e
     return cwd.resolve()
 
 
