@@ -16,6 +16,10 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from tools.sandbox.base import Sandbox
 
+# Seconds a tool's command (shell, git) runs before it is killed, unless the call asks
+# for more (a shell call may, up to ToolContext.shell_timeout_max).
+COMMAND_TIMEOUT = 120.0
+
 
 class ToolError(Exception):
     """An error the model should read and can act on (bad path, no match, ...)."""

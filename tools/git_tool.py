@@ -10,9 +10,9 @@ from typing import Union
 
 from pydantic import BaseModel, Field
 
-from tools.base import BaseTool, ToolContext, ToolError, ToolResult
-from tools.gitsafe import run_git
-from tools.sandbox.base import cap_output
+from tools.base import COMMAND_TIMEOUT, BaseTool, ToolContext, ToolError, ToolResult
+from tools.output_cap import cap_output
+from tools.workspace.git import commit_identity, host_git
 
 READ_ONLY = {"status", "diff", "log", "show", "blame", "ls-files", "rev-parse", "shortlog",
              "describe"}
@@ -65,12 +65,17 @@ class GitTool(BaseTool):
             argv = [sub, "--no-ext-diff", "--no-textconv", "--no-color"] + argv[1:]
         if sub == "commit":
             argv = [sub, "--no-verify"] + argv[1:]
-        has_identity = run_git(["config", "user.email"], cwd=ctx.root, check=False).returncode == 0
-        proc = run_git(argv, cwd=ctx.root, check=False, identity=not has_identity, timeout=120)
-        text = (proc.stdout + proc.stderr).decode("utf-8", "replace")
-        output, _ = cap_output(text.rstrip() or "(no output)")
-        if proc.returncode != 0:
-            raise ToolError(f"git {sub} failed (exit {proc.returncode}):\n{output}")
+        g = host_git(ctx.root)
+        code, out, err = g.execute([g.GIT_PYTHON_GIT_EXECUTABLE, *argv], env=commit_identity(g),
+                                   with_extended_output=True, with_exceptions=False,
+                                   stdout_as_string=False, kill_after_timeout=COMMAND_TIMEOUT)
+        # GitPython keeps undecodable stderr bytes as surrogates; the model gets U+FFFD.
+        err = err.encode("utf-8", "surrogateescape")
+        text = "\n".join(part.decode("utf-8", "replace").rstrip() for part in (out, err)
+                          if part.strip())
+        output, _ = cap_output(text or "(no output)")
+        if code != 0:
+            raise ToolError(f"git {sub} failed (exit {code}):\n{output}")
         return ToolResult(output=output, summary=f"git {sub}", data={"argv": argv})
 
 

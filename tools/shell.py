@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tools.base import BaseTool, ToolContext, ToolResult
+from tools.base import COMMAND_TIMEOUT, BaseTool, ToolContext, ToolResult
 
 
 class ShellParams(BaseModel):
     command: str = Field(description="A bash command line. It runs in the workspace; cd and "
                                      "export carry over to the next call where the sandbox keeps a shell.")
-    timeout: float = Field(120, description="Seconds before the command's process group is killed.")
+    timeout: float = Field(COMMAND_TIMEOUT, description="Seconds before the command's process group is killed.")
 
 
 class ShellTool(BaseTool):

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_MODEL = "anthropic:claude-sonnet-4-6"  # keep in step with agent/cli.py
+from tools.sandbox.select import KINDS as SANDBOX_KINDS
+
+DEFAULT_MODEL = "anthropic:claude-sonnet-4-6"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ KEYS: tuple[Key, ...] = (
     Key("max_verify", "int", 3, "how many times `verify` may run"),
     # --- sandbox
     Key("sandbox", "str", None, "docker | bwrap | local (default: docker, else bwrap)",
-        choices=("docker", "bwrap", "local")),
+        choices=SANDBOX_KINDS),
     Key("sandbox_image", "str", None, "the Docker image of the sandbox"),
     Key("network", "bool", False, "give the sandbox network access"),
     # --- permissions (lists add up across layers)

@@ -67,9 +67,9 @@ class TrustCheck:
 
 def project_root(cwd: Path) -> Path:
     """The repository root of `cwd` (its git top level), else `cwd` itself."""
-    from tools.gitsafe import is_git_repo
+    from tools.workspace.git import repo_top
     cwd = Path(cwd).resolve()
-    return Path(is_git_repo(cwd) or cwd).resolve()
+    return Path(repo_top(cwd) or cwd).resolve()
 
 
 def trust_files(root: Path, cwd: Path | None = None) -> dict[str, str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prompts import render
-from tools.sandbox.base import cap_output
+from tools.output_cap import cap_output
 
 FEEDBACK_LIMIT = 8_000
 USER_COMMAND_TIMEOUT = 600.0   # seconds for a command the user chose (--verify, the REPL's !cmd)

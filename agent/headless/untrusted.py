@@ -20,7 +20,7 @@ from agent.session.options import RunRequest, SessionOptions
 from agent.session.result import RunResult
 
 if TYPE_CHECKING:
-    from tools.changeset import ChangeSet
+    from tools.workspace.changeset import ChangeSet
 
 # Files that configure ama itself (permissions, hooks, tool commands) or CI (which
 # runs with the repository's secrets): a change to them would widen what the next

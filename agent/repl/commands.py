@@ -123,7 +123,7 @@ class Commands:
     def cmd_diff(self, arg: str) -> None:
         """Show the pending change set (what is not yet accepted or rejected)."""
         from agent.ui.diff import render_items, render_summary
-        from tools.review import split_change_set
+        from tools.workspace.review import split_change_set
         cs = self.state.session.workspace.change_set()
         if cs.empty:
             self.say("no pending changes", "dim")

@@ -20,11 +20,13 @@ def list_files(root: Path) -> list[str]:
 
     Hardened git where `root` is in a repo; a plain walk (skipping dot-dirs) otherwise.
     """
-    from tools.gitsafe import is_git_repo, run_git
-    if is_git_repo(root) is not None:
-        proc = run_git(["ls-files", "-co", "--exclude-standard", "-z"], cwd=root, check=False)
-        if proc.returncode == 0:
-            files = [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
+    from tools.workspace.git import host_git, repo_top
+    if repo_top(root) is not None:
+        code, out, _ = host_git(root).ls_files("-co", "--exclude-standard", "-z",
+                                               with_extended_output=True, with_exceptions=False,
+                                               stdout_as_string=False)
+        if code == 0:
+            files = [os.fsdecode(p) for p in out.split(b"\0") if p]
             return sorted(set(files))[:MAX_FILES]
     out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):

@@ -59,8 +59,8 @@ def review_command(cwd: Path, *, show_only: bool = False, accept_all: bool = Fal
     """Reopen and review; returns the exit code. `io`: a ReplIO (tests), else the terminal."""
     from agent.config.home import sessions_dir
     from rich.text import Text
-    from tools.review import split_change_set
-    from tools.workspace import Workspace
+    from tools.workspace.review import split_change_set
+    from tools.workspace.scratch import Workspace
     from agent.repl.review_ui import review_change_set
     from agent.ui.diff import render_items, render_summary
 

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.text import Text
 
 from agent.ui.diff import render_file_header, render_hunk, render_summary
-from tools.hunks import compute_hunks, edit_hunk, split_hunk
-from tools.review import FileItem, take_applied_by_hand
+from tools.workspace.hunks import compute_hunks, edit_hunk, split_hunk
+from tools.workspace.review import FileItem, take_applied_by_hand
 
 HUNK_HELP = """\
 y - accept this hunk           n - reject this hunk
@@ -169,7 +169,7 @@ def review_change_set(ws, cs, console: Console, ask: Callable[[str], str], *, au
     applied by hand are recorded, the rest accepted (`auto`) or asked about hunk by hunk,
     then what was decided is applied to the user's tree and reported. Returns
     (ReviewReport, ReviewResult or None when nothing was asked)."""
-    from tools.review import apply_review, decide_all, split_change_set
+    from tools.workspace.review import apply_review, decide_all, split_change_set
     items = split_change_set(cs)
     to_review = settle_applied_by_hand(items, ws.user_root, console)
     result = None

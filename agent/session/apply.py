@@ -15,7 +15,7 @@ from typing import Any, TYPE_CHECKING
 from agent.core.errors import BadInput, RuntimeFailure
 
 if TYPE_CHECKING:
-    from tools.changeset import ChangeSet
+    from tools.workspace.changeset import ChangeSet
 
 
 def check_apply_target(cwd: Path, apply: str) -> None:
@@ -23,18 +23,17 @@ def check_apply_target(cwd: Path, apply: str) -> None:
     a branch that exists already)."""
     if apply != "commit" and not apply.startswith("branch:"):
         return
-    from tools.gitsafe import is_git_repo, run_git
-    top = is_git_repo(cwd)
+    from tools.workspace.git import check_new_branch, repo_top
+    top = repo_top(cwd)
     if top is None:
         raise BadInput(f"--apply {apply} needs a git repository; {cwd} is not in one "
                        f"(use --apply patch or tree)")
     if apply.startswith("branch:"):
         name = apply.split(":", 1)[1]
-        if run_git(["check-ref-format", "--branch", name], cwd=top, check=False).returncode:
-            raise BadInput(f"--apply branch:{name}: not a valid branch name")
-        if run_git(["rev-parse", "--verify", "-q", f"refs/heads/{name}"], cwd=top,
-                   check=False).returncode == 0:
-            raise BadInput(f"--apply branch:{name}: that branch already exists")
+        try:
+            check_new_branch(top, name)
+        except ValueError as e:
+            raise BadInput(f"--apply branch:{name}: {e}") from e
 
 
 def apply_change_set(cs: "ChangeSet", user_root: Path, mode: str, *, patch_out: Path | None,
@@ -42,7 +41,7 @@ def apply_change_set(cs: "ChangeSet", user_root: Path, mode: str, *, patch_out: 
     """Apply `cs` per `mode`; returns the result object's `applied`. `message` becomes the
     commit message (its first line the subject); `author` is "Name <email>".
     RuntimeFailure when the user's tree moved under a change (nothing is applied then)."""
-    from tools.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
+    from tools.workspace.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
     subject = commit_message(message)
     try:
         if mode == "patch":

@@ -31,7 +31,7 @@ from agent.session.session import Session, context_window
 
 if TYPE_CHECKING:
     from agent.core.compaction import Compactor
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]{2,}")
 
@@ -119,7 +119,7 @@ def _checkpointer(ws: "Workspace", sink: ev.EventSink):
 
 def _workspace(options: SessionOptions, session_id: str, sink: ev.EventSink) -> "Workspace":
     """A resumed session's workspace at its last checkpoint, else a fresh copy of `cwd`."""
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
     if options.resume:
         from agent.config.trust import project_root
         from agent.session.store import reopen_workspace

@@ -137,7 +137,7 @@ class RunRequest:
     author: str | None = None
 
     def __post_init__(self) -> None:
-        from tools.changeset import author_env
+        from tools.workspace.changeset import author_env
         if self.output_format not in OUTPUT_FORMATS:
             raise BadInput(f"--output-format {self.output_format!r}: choose one of "
                            f"{', '.join(OUTPUT_FORMATS)}")

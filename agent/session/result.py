@@ -14,7 +14,7 @@ from agent.core.errors import AmaError
 from agent.core.types import Usage
 
 if TYPE_CHECKING:
-    from tools.changeset import ChangeSet
+    from tools.workspace.changeset import ChangeSet
 
 EXIT_CODES = {"success": 0, "error_max_turns": 3, "error_max_cost": 3, "error_max_time": 3,
               "error_permission_denied": 4, "error_verification_failed": 5,

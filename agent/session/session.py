@@ -19,7 +19,7 @@ from agent.session.options import Mode, SessionOptions
 
 if TYPE_CHECKING:
     from tools.sandbox.base import Sandbox
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
 
 
 @dataclass

@@ -154,7 +154,7 @@ def _not_run(call) -> Message:
 def reopen_workspace(session_id: str, user_root: Path):
     """The session's scratch workspace, restored to its last checkpoint; None when it is gone
     (its changes were applied or discarded: a fresh copy of the user's tree is then right)."""
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
     base = workspaces_dir() / session_id
     if not (base / "shadow.git").is_dir() or not (base / "tree").is_dir():
         return None

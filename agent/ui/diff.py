@@ -11,8 +11,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tools.hunks import Hunk, word_spans
-from tools.review import FileItem
+from tools.workspace.hunks import Hunk, word_spans
+from tools.workspace.review import FileItem
 
 DEL, ADD = "red", "green"
 DEL_WORD, ADD_WORD = "bold white on red", "bold black on green"
@@ -106,7 +106,7 @@ def render_items(items: list[FileItem]) -> RenderableType:
 
 def render_summary(items: list[FileItem]) -> Text:
     """The review header: one line a file with +/− counts and hunk count."""
-    from tools.review import summary_line
+    from tools.workspace.review import summary_line
     t = Text(summary_line(items) + "\n", style="bold")
     for item in items:
         t.append("  ")

@@ -29,7 +29,7 @@ def user_repo(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def workspace(user_repo, tmp_path):
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
     ws = Workspace.create(user_repo, tmp_path / "ws")
     yield ws
     ws.cleanup()

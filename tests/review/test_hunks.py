@@ -1,4 +1,4 @@
-"""tools.review: splitting, applying subsets, user edits meanwhile, scratch revert, rebase."""
+"""tools.workspace.review: splitting, applying subsets, user edits meanwhile, scratch revert, rebase."""
 from __future__ import annotations
 
 import pytest
@@ -6,8 +6,8 @@ import pytest
 from tests.review.conftest import LINES
 import itertools
 
-from tools.hunks import apply_hunks, apply_hunks_fuzzy, compute_hunks, parse_edited_hunk, split_hunk, word_spans
-from tools.review import apply_review, split_change_set, take_applied_by_hand
+from tools.workspace.hunks import apply_hunks, apply_hunks_fuzzy, compute_hunks, parse_edited_hunk, split_hunk, word_spans
+from tools.workspace.review import apply_review, split_change_set, take_applied_by_hand
 
 
 def two_hunk_edit(text: str) -> str:

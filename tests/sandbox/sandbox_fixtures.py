@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pytest
 
@@ -18,6 +20,27 @@ IMAGE = os.environ.get("AMA_TEST_SANDBOX_IMAGE", DEFAULT_IMAGE)
 ISOLATED = [pytest.param("bwrap", id="bwrap"),
             pytest.param("docker", id="docker", marks=pytest.mark.docker)]
 ALL_KINDS = [pytest.param("local", id="local"), *ISOLATED]
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05) -> T:
+    """Call `check` until it returns something true or `timeout` seconds pass; returns
+    its last result, so the caller's assert shows what it saw."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return result
+
+
+def driver_gone(sb) -> bool:
+    """Whether the sandbox's persistent shell has died, seen from the host: the docker
+    container stopped, or the host process (bash, or bwrap around it) exited."""
+    if sb.kind == "docker":
+        sb.container.reload()
+        return sb.container.status != "running"
+    transport = sb._shell._transport  # no public handle: the driver is the shell's own
+    return transport is None or transport.proc.poll() is not None
 
 
 def unavailable(reason: str) -> None:

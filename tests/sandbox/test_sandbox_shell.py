@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from tools.sandbox.base import OUTPUT_LIMIT
+from tests.sandbox.sandbox_fixtures import driver_gone, wait_until
+from tools.output_cap import OUTPUT_LIMIT
+from tools.sandbox.errors import SandboxUnavailable
 
 
 def test_exit_code_and_interleaved_output(any_sandbox):
@@ -80,16 +82,26 @@ def test_timeout_kills_the_group_and_the_shell_lives(any_sandbox):
     assert time.monotonic() - start < 10
     assert r.timed_out and r.exit_code == 137
     assert "started" in r.output and "timed out after 1s" in r.output
-    time.sleep(0.3)
-    r = any_sandbox.exec("echo $KEEP; pgrep -f 'sleep 100.25' || echo none", timeout=30)
+    def group_gone():
+        r = any_sandbox.exec("echo $KEEP; pgrep -f 'sleep 100.25' || echo none", timeout=30)
+        return r if r.output.splitlines()[-1] == "none" else None
+
+    r = wait_until(group_gone)
+    assert r, "a process of the killed group still runs"  # nothing of it runs on
     assert r.output.splitlines()[0] == "me"
-    assert "none" in r.output  # nothing of the killed group runs on
 
 
 def test_background_processes_end_with_their_command(any_sandbox):
-    r = any_sandbox.exec("(sleep 2; echo late) & echo now", timeout=30)
+    r = any_sandbox.exec("(sleep 2.31; echo late) & echo now", timeout=30)
     assert r.output == "now\n"
-    time.sleep(2.5)
+    # Were the sleeper alive it would print "late" within 2.31 s, into a later output.
+    outputs = []
+
+    def sleeper_gone():
+        outputs.append(any_sandbox.exec("pgrep -f 'sleep 2.31' || echo gone", timeout=30).output)
+        return outputs[-1] == "gone\n"
+
+    assert wait_until(sleeper_gone), outputs
     r = any_sandbox.exec("echo next", timeout=30)
     assert r.output == "next\n"  # "late" never leaks into a later command
 
@@ -159,17 +171,19 @@ def test_concurrent_calls_are_serialised(any_sandbox):
 def test_close_twice_is_harmless(any_sandbox):
     any_sandbox.close()
     any_sandbox.close()
-    with pytest.raises(Exception):
+    with pytest.raises(SandboxUnavailable, match="closed"):
         any_sandbox.exec("true", timeout=5)
 
 
 def test_shell_killed_between_commands_is_replaced_transparently(any_sandbox):
     # The driver dies in the background, after this command has returned.
-    # setsid: out of the command's process group, so not killed when it ends.
-    r = any_sandbox.exec('setsid bash -c "sleep 0.3; kill -9 $$" </dev/null >/dev/null 2>&1 & '
-                         "echo ok", timeout=30)
+    # setsid: out of the command's process group, so not killed when it ends; the
+    # command waits for the flag, or its end could kill the killer before setsid ran.
+    r = any_sandbox.exec('setsid bash -c "touch detached.flag; sleep 0.3; kill -9 $$" '
+                         "</dev/null >/dev/null 2>&1 & "
+                         "until [ -e detached.flag ]; do sleep 0.01; done; echo ok", timeout=30)
     assert r.output == "ok\n"
-    time.sleep(1.5)
+    assert wait_until(lambda: driver_gone(any_sandbox)), "the driver was not killed"
     r = any_sandbox.exec("echo still-works", timeout=60)
     assert r.exit_code == 0 and r.output == "still-works\n"
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import pytest
 
-from tests.sandbox.sandbox_fixtures import ISOLATED
+from tests.sandbox.sandbox_fixtures import ISOLATED, wait_until
 
 
 @pytest.fixture
@@ -64,8 +63,7 @@ def test_control_local_backend_reaches_the_listener(workspace, opener, listener)
     for name, cmd in probes(port).items():
         r = sb.exec(cmd, timeout=20)
         assert "CONNECTED" in r.output, (name, r.output)
-    time.sleep(0.3)
-    assert len(hits) == 3
+    assert wait_until(lambda: len(hits) == 3), hits  # the listener thread counts them
 
 
 @pytest.mark.parametrize("kind", ISOLATED)
@@ -76,7 +74,8 @@ def test_host_loopback_listener_is_unreachable(kind, workspace, opener, listener
         r = sb.exec(cmd, timeout=20)
         assert "CONNECTED" not in r.output, (name, r.output)
         assert r.exit_code != 0, (name, r.output)
-    time.sleep(0.3)
+    # Nothing should come: give a late connection the time the control test needs.
+    wait_until(lambda: hits, timeout=0.3)
     assert hits == []
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tools.base import ToolContext, ToolError
-from tools.changeset import apply_branch, apply_commit, apply_to_tree
+from tools.workspace.changeset import apply_branch, apply_commit, apply_to_tree
 from tools.git_tool import GitTool
 from tools.sandbox.local import LocalSandbox
-from tools.workspace import Workspace
+from tools.workspace.scratch import Workspace
 
 
 def plant(repo: Path, markers: Path) -> None:

@@ -14,8 +14,8 @@ def ctx(tmp_path):
     return ToolContext(root=tmp_path, sandbox=LocalSandbox(tmp_path))
 
 
-def read(ctx, **args):
-    tool = ReadFile()
+def read(ctx, tool=None, **args):
+    tool = tool or ReadFile()
     return tool.run(tool.params(**args), ctx)
 
 
@@ -104,23 +104,22 @@ def test_output_cap_stops_the_window(ctx, tmp_path):
     assert "output capped" in out and "continue with offset=" in out
 
 
-def test_huge_file_is_streamed(ctx, tmp_path, monkeypatch):
+def test_huge_file_is_streamed(ctx, tmp_path):
     # Lower the threshold rather than writing a 16 MB file: the streaming path is
     # the one under test, and it must give the same numbered lines.
-    monkeypatch.setattr(read_mod, "WHOLE_FILE_BYTES", 1000)
+    tool = ReadFile(whole_file_bytes=1000)
     (tmp_path / "big.log").write_text("".join(f"entry {i}\n" for i in range(1, 5001)))
-    res = read(ctx, path="big.log", offset=4990, limit=5)
+    res = read(ctx, tool, path="big.log", offset=4990, limit=5)
     assert res.output.splitlines()[0] == "  4990\tentry 4990"
     assert "4990–4994" in res.output and "offset=4995" in res.output
-    tail = read(ctx, path="big.log", offset=4999, limit=5)
+    tail = read(ctx, tool, path="big.log", offset=4999, limit=5)
     assert "[" not in tail.output and tail.output.endswith("entry 5000")
 
 
-def test_huge_single_line_is_not_loaded_whole(ctx, tmp_path, monkeypatch):
-    monkeypatch.setattr(read_mod, "WHOLE_FILE_BYTES", 1000)
-    monkeypatch.setattr(read_mod, "_LINE_READ", 10_000)
+def test_huge_single_line_is_not_loaded_whole(ctx, tmp_path):
+    tool = ReadFile(whole_file_bytes=1000, line_read=10_000)
     (tmp_path / "one.txt").write_text("z" * 100_000 + "\nnext\n")
-    out = read(ctx, path="one.txt").output
+    out = read(ctx, tool, path="one.txt").output
     assert "line cut" in out and out.endswith("     2\tnext")
 
 

@@ -6,7 +6,6 @@ import subprocess
 import pytest
 
 from tools.base import ToolContext, ToolError
-from tools.files import search
 from tools.files.search import Grep, ListFiles
 from tools.sandbox.local import LocalSandbox
 
@@ -32,13 +31,13 @@ def repo(tmp_path):
     return tmp_path
 
 
-def ls(ctx, **args):
-    tool = ListFiles()
+def ls(ctx, tool=None, **args):
+    tool = tool or ListFiles()
     return tool.run(tool.params(**args), ctx)
 
 
-def grep(ctx, **args):
-    tool = Grep()
+def grep(ctx, tool=None, **args):
+    tool = tool or Grep()
     return tool.run(tool.params(**args), ctx)
 
 
@@ -62,11 +61,10 @@ def test_list_subdir_and_pattern(ctx, repo):
     assert ls(ctx, pattern="*.rs").output == "no files match '*.rs'"
 
 
-def test_list_cap_with_note(ctx, tmp_path, monkeypatch):
-    monkeypatch.setattr(search, "MAX_FILES", 5)
+def test_list_cap_with_note(ctx, tmp_path):
     for i in range(12):
         (tmp_path / f"f{i:02}.txt").write_text("x")
-    res = ls(ctx)
+    res = ls(ctx, ListFiles(max_files=5))
     lines = res.output.splitlines()
     assert lines[:5] == [f"f{i:02}.txt" for i in range(5)]
     assert lines[5].startswith("[7 more files not shown")
@@ -117,10 +115,9 @@ def test_pattern_and_glob_starting_with_dash_are_not_flags(ctx, tmp_path):
     assert grep(ctx, pattern="here", glob="--files").output == "no matches"
 
 
-def test_grep_cap_with_note(ctx, tmp_path, monkeypatch):
-    monkeypatch.setattr(search, "MAX_MATCHES", 10)
+def test_grep_cap_with_note(ctx, tmp_path):
     (tmp_path / "many.txt").write_text("hit\n" * 25)
-    res = grep(ctx, pattern="hit")
+    res = grep(ctx, Grep(max_matches=10), pattern="hit")
     lines = res.output.splitlines()
     assert len(lines) == 11 and lines[9] == "many.txt:10:hit"
     assert lines[10].startswith("[15 more matches not shown")

@@ -12,9 +12,9 @@ from agent.ui.markdown_stream import MarkdownStream
 from agent.ui.plan import render_plan
 from agent.ui.status import Status, status_text
 from agent.ui.toolcalls import render_call, render_result
-from tools.changeset import FileChange
-from tools.hunks import compute_hunks
-from tools.review import FileItem
+from tools.workspace.changeset import FileChange
+from tools.workspace.hunks import compute_hunks
+from tools.workspace.review import FileItem
 
 
 def render(renderable, width: int = 60, color: bool = False) -> str:

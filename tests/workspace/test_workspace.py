@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
-from tools.workspace import Workspace
+from tools.workspace.changeset import ApplyConflict, apply_branch, apply_commit, apply_to_tree
+from tools.workspace.scratch import Workspace
 
 from .conftest import git
 

@@ -13,6 +13,7 @@ from tools.paths import relpath, resolve
 MAX_LINE_CHARS = 2000      # a longer line is cut (minified code, data blobs)
 MAX_OUTPUT_CHARS = 100_000  # stop the window early past this, with a note
 WHOLE_FILE_BYTES = 16 * 1024 * 1024  # above this, stream lines instead of decoding it all
+LINE_READ = 1 << 22  # bytes read at a time while streaming lines
 
 
 class ReadFileParams(BaseModel):
@@ -31,6 +32,12 @@ class ReadFile(BaseTool):
     params = ReadFileParams
     mutating = False
 
+    def __init__(self, *, whole_file_bytes: int = WHOLE_FILE_BYTES, line_read: int = LINE_READ):
+        """whole_file_bytes: files up to this size are decoded whole, larger ones
+        streamed line by line, `line_read` bytes at a time."""
+        self.whole_file_bytes = whole_file_bytes
+        self.line_read = line_read
+
     def run(self, args: ReadFileParams, ctx: ToolContext) -> ToolResult:
         path = resolve(ctx.root, args.path, must_exist=True)
         rel = relpath(ctx.root, path)
@@ -46,12 +53,12 @@ class ReadFile(BaseTool):
                 return ToolResult(
                     output=f"{rel}: {kind}, {st.st_size:,} bytes; not shown (binary file).",
                     summary=f"read {rel} (binary)")
-            if st.st_size <= WHOLE_FILE_BYTES:
+            if st.st_size <= self.whole_file_bytes:
                 text, _ = decode(head + f.read())
                 lines = split_lines(text)
                 total: int | None = len(lines)
             else:
-                lines, total = _stream_lines(f, args.offset - 1 + args.limit)
+                lines, total = _stream_lines(f, args.offset - 1 + args.limit, self.line_read)
         body, shown_to, capped = format_lines(lines, args.offset, args.limit)
         if args.offset > 1 and args.offset > len(lines):  # then `lines` is the whole file
             raise ToolError(f"{rel}: offset {args.offset} is past the end of the file "
@@ -93,24 +100,22 @@ def format_lines(lines: list[str], offset: int, limit: int) -> tuple[str, int, b
     return "\n".join(out), last, False
 
 
-def _stream_lines(f, upto: int) -> tuple[list[str], int | None]:
-    """Decode only the first `upto` lines of a very large file (utf-8, errors replaced).
+def _stream_lines(f, upto: int, chunk: int = LINE_READ) -> tuple[list[str], int | None]:
+    """Decode only the first `upto` lines of a very large file (utf-8, errors replaced),
+    reading at most `chunk` bytes at a time.
 
     Returns (lines, total) where total is None if the file has more lines.
     """
     f.seek(0)
     lines: list[str] = []
     while len(lines) < upto:
-        raw = f.readline(_LINE_READ)
+        raw = f.readline(chunk)
         if not raw:
             return lines, len(lines)
-        if len(raw) == _LINE_READ and not raw.endswith(b"\n"):
+        if len(raw) == chunk and not raw.endswith(b"\n"):
             # one enormous line: keep its start, drop the rest of it unread
             raw = raw[:4 * MAX_LINE_CHARS]
-            while (rest := f.readline(_LINE_READ)) and not rest.endswith(b"\n"):
+            while (rest := f.readline(chunk)) and not rest.endswith(b"\n"):
                 pass
         lines.append(raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace"))
     return lines, (None if f.read(1) else len(lines))
-
-
-_LINE_READ = 1 << 22

@@ -44,6 +44,9 @@ class ListFiles(BaseTool):
     params = ListFilesParams
     mutating = False
 
+    def __init__(self, *, max_files: int = MAX_FILES):
+        self.max_files = max_files  # paths shown at most; the rest are counted
+
     def run(self, args: ListFilesParams, ctx: ToolContext) -> ToolResult:
         target = _target(ctx.root, args.path)
         cmd = [*_COMMON, "--files"]
@@ -54,7 +57,7 @@ class ListFiles(BaseTool):
         if code == 2 and not lines:
             raise ToolError(f"list_files: {err.strip() or 'ripgrep failed'}")
         paths = sorted(_clean(p) for p in lines)
-        shown = paths[:MAX_FILES]
+        shown = paths[:self.max_files]
         where = "" if target == "." else f" under {target}"
         if not shown:
             out = f"no files{where}" + (f" match {args.pattern!r}" if args.pattern else "")
@@ -87,6 +90,9 @@ class Grep(BaseTool):
     params = GrepParams
     mutating = False
 
+    def __init__(self, *, max_matches: int = MAX_MATCHES):
+        self.max_matches = max_matches  # matching lines shown at most; the rest are counted
+
     def run(self, args: GrepParams, ctx: ToolContext) -> ToolResult:
         if not args.pattern:
             raise ToolError("grep: pattern is empty")
@@ -98,7 +104,7 @@ class Grep(BaseTool):
         if args.glob:
             cmd.append(f"--glob={args.glob}")
         cmd += [f"--regexp={args.pattern}", "--", target]
-        code, lines, total, err = _run_rg(ctx, cmd, limit=MAX_MATCHES)
+        code, lines, total, err = _run_rg(ctx, cmd, limit=self.max_matches)
         if code == 2 and not lines:
             raise ToolError(f"grep: {err.strip() or 'ripgrep failed'}")
         if not lines:

@@ -9,21 +9,16 @@ the workspace).
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from tools.repomap.languages import EXTENSIONS, language_for
+from tools.workspace.git import host_git
 
 SKIP_DIRS = frozenset({
     "node_modules", "__pycache__", "venv", "env", "site-packages", "dist", "build",
     "target", "vendor", "third_party", "bower_components",
 })
-
-# Command-line config beats every config file, so the repository cannot make this
-# git run a program: ls-files reads the index and the ignore files, and fsmonitor
-# and hooks are the two ways a repo config could run something on the way.
-_GIT = ("git", "--no-pager", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
-        "-c", "core.untrackedCache=false", "-c", "core.quotePath=false")
+LIST_TIMEOUT = 60.0  # seconds `git ls-files` may take before the walk is used instead
 
 
 def list_source_files(root: Path) -> list[str]:
@@ -35,18 +30,19 @@ def list_source_files(root: Path) -> list[str]:
 
 
 def _git_files(root: Path) -> list[str] | None:
-    """Files git would show in `root`, or None when `root` is not in a git work tree."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0",
-               LC_ALL="C")
+    """Files git would show in `root`, or None when `root` is not in a git work tree.
+
+    Hardened git (the workspace's own runner): the repository cannot make it run a
+    program."""
     try:
-        proc = subprocess.run([*_GIT, "ls-files", "-co", "--exclude-standard", "-z"],
-                              cwd=root, env=env, capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
+        code, out, _ = host_git(root).ls_files(
+            "-co", "--exclude-standard", "-z", with_extended_output=True, with_exceptions=False,
+            stdout_as_string=False, kill_after_timeout=LIST_TIMEOUT)
+    except OSError:
         return None
-    if proc.returncode != 0:
+    if code != 0:  # not a work tree, or killed at the timeout
         return None
-    names = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    names = out.decode("utf-8", "surrogateescape").split("\0")
     return [n for n in names if n]
 
 

@@ -1,4 +1,4 @@
-"""The sandbox seam, and the output capping every backend shares."""
+"""The sandbox seam: what a backend is, and what one command did."""
 from __future__ import annotations
 
 import threading
@@ -10,15 +10,14 @@ from typing import Mapping, Protocol
 ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "TERM", "TZ")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-OUTPUT_LIMIT = 30_000  # characters kept of one command's output (head + tail)
-
 
 @dataclass(frozen=True)
 class ExecResult:
     """What one command did.
 
     exit_code: the command's status (128+N when killed by signal N; -1 when unknown).
-    output:    stdout and stderr interleaved, capped head + tail with a note of the cut.
+    output:    stdout and stderr interleaved, capped head + tail with a note of the cut
+               (`tools.output_cap`).
     timed_out: the command ran past its timeout and its process group was killed.
     duration:  seconds of wall time.
     """
@@ -47,18 +46,3 @@ class Sandbox(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def cap_output(text: str, limit: int = OUTPUT_LIMIT) -> tuple[str, bool]:
-    """Keep the head and tail of `text` within `limit` characters, noting what was cut.
-
-    Returns (capped_text, was_truncated).
-    """
-    if len(text) <= limit:
-        return text, False
-    head = limit * 2 // 5
-    tail = limit - head
-    cut = text[head:len(text) - tail]
-    lines_cut = cut.count("\n")
-    note = f"\n[... {len(cut)} characters ({lines_cut} lines) cut from the middle ...]\n"
-    return text[:head] + note + text[len(text) - tail:], True

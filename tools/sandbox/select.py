@@ -16,7 +16,8 @@ from tools.sandbox.base import Sandbox
 from tools.sandbox.errors import SandboxUnavailable
 from tools.sandbox.image import DEFAULT_IMAGE
 
-KINDS = ("docker", "bwrap", "local")
+KINDS = ("docker", "bwrap", "local")  # the one list: agent's flags and config check against it
+PING_TIMEOUT = 3.0  # seconds a Docker engine has to answer before we call it absent
 NO_SANDBOX = ("no sandbox is available: start a Docker engine (and run `ama sandbox "
               "build`), or install bubblewrap (`apt-get install bubblewrap`); "
               "`ama sandbox doctor` says what is missing. To run commands on this "
@@ -72,12 +73,12 @@ def _bwrap(root, network, readonly_mounts, session_id) -> Sandbox:
                         session_id=session_id)
 
 
-def docker_answers(timeout: float = 3.0) -> bool:
+def docker_answers(timeout: float = PING_TIMEOUT) -> bool:
     """True if a Docker engine answers a ping (DOCKER_HOST or the default socket)."""
     return _docker_client(timeout) is not None
 
 
-def _docker_client(timeout: float = 3.0):
+def _docker_client(timeout: float = PING_TIMEOUT):
     try:
         import docker
 

@@ -4,7 +4,7 @@ Every backend (local, bwrap, docker) keeps one bash running and writes each comm
 to its stdin. Starting a process per command costs 1.7 ms locally and ~290 ms for a
 `docker run`; writing a line to a shell that is already running costs well under that.
 
-How one command runs (see `_command_script`):
+How one command runs (see `_command_script`, and the driver's helpers in `driver.sh`):
   * The driver bash runs with job control (`set -m`), so the command runs as a
     background job in a subshell with **its own process group**; a timeout or a cancel
     kills that group (through the transport, from outside) and the driver lives on.
@@ -24,6 +24,8 @@ inside the sandbox's pid namespace.
 """
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import re
 import secrets
 import select
@@ -31,7 +33,8 @@ import threading
 import time
 from typing import Callable, Mapping, Protocol
 
-from tools.sandbox.base import OUTPUT_LIMIT, ExecResult, cap_output
+from tools.output_cap import HeadTail
+from tools.sandbox.base import ExecResult
 from tools.sandbox.errors import SandboxUnavailable
 
 # How long to wait for the driver to come back after its job's group was killed,
@@ -40,6 +43,12 @@ KILL_GRACE = 5.0
 POLL = 0.05  # seconds between checks of the cancel flag while a command runs
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLACEHOLDER = re.compile(r"@([A-Z_]+)@")  # in driver.sh: @WORKDIR@ and the like
+
+
+@functools.cache
+def _driver_template() -> str:
+    return importlib.resources.files("tools.sandbox").joinpath("driver.sh").read_text()
 
 
 class Transport(Protocol):
@@ -142,65 +151,12 @@ class ShellSession:
             t.close()
 
     def _init_script(self) -> str:
-        """Defines the helpers every command uses and loads any saved state.
-
-        __ama_begin (in the job subshell): report the pid, remember the starting
-        directory, and set the EXIT trap that saves the state. __ama_wait and
-        __ama_end (in the driver): wait for the job, kill what is left of its group,
-        take on the saved state, print the end sentinel. Helpers are defined once so
-        that each command sends only a few bytes (bash reads a pipe byte by byte).
-        """
+        """The driver (`driver.sh`): the helpers every command uses, and the saved
+        state loaded. Each value goes in as one quoted bash word."""
         env_file, cwd_file = self._state_files()
-        names_file = f"{self._state_dir}/names"
-        return f"""set -m
-# Timeouts and cancels arrive as USR1 to this shell where the host can signal it
-# without starting a process in the sandbox (which a fork bomb would make fail):
-# `kill` is a builtin.
-trap 'kill -KILL -- -$! 2>/dev/null; __ama_hit=1' USR1
-[ -d {q(self._state_dir)} ] || mkdir -p -- {q(self._state_dir)}
-__ama_begin() {{
-  printf '%sP%d\\n' "$1" "$BASHPID"
-  __ama_pwd0=$PWD; __ama_keep=$2
-  trap '__ama_rc=$?; [ "$PWD" != "$__ama_pwd0" ] && printf "%s\\0" "$PWD" > "$__ama_cwdf" 2>/dev/null; [ -n "$__ama_keep" ] && unset -v $__ama_keep; export -n PWD OLDPWD; {{ export -p; echo __ama_ok=1; }} > "$__ama_env" 2>/dev/null; exit $__ama_rc' EXIT
-}}
-__ama_unset() {{
-  # Unset every exported variable, so that one the command unset stays unset once
-  # the saved environment is sourced. (Sourcing happens at top level: `declare -x`
-  # inside a function would make locals.) Builtins only: a fork costs ~0.5 ms.
-  [ -r "$__ama_env" ] || return 1
-  # Only a complete file (its last line written) replaces the environment: a full
-  # disk must not leave the next command without PATH.
-  mapfile -t __ama_lines < "$__ama_env"
-  [ ${{#__ama_lines[@]}} -gt 0 ] && [ "${{__ama_lines[${{#__ama_lines[@]}}-1]}}" = __ama_ok=1 ] || return 1
-  compgen -e > {q(names_file)}; mapfile -t __ama_names < {q(names_file)}
-  __ama_p=$PWD; __ama_o=$OLDPWD
-  unset -v "${{__ama_names[@]}}" 2>/dev/null
-  # PWD and OLDPWD are the driver's own (the job does not save them).
-  export PWD=$__ama_p; [ -n "$__ama_o" ] && export OLDPWD=$__ama_o
-  return 0
-}}
-__ama_cd() {{
-  [ -r {q(cwd_file)} ] && IFS= read -r -d '' __ama_cwd < {q(cwd_file)}
-  [ -n "$__ama_cwd" ] && cd -- "$__ama_cwd" 2>/dev/null
-}}
-__ama_wait() {{
-  __ama_job=$!
-  wait $__ama_job; __ama_rc=$?
-  # A USR1 (timeout or cancel) interrupts `wait`; wait again for the killed job.
-  if [ -n "$__ama_hit" ]; then wait $__ama_job 2>/dev/null; __ama_rc=137; fi
-  kill -KILL -- -$__ama_job 2>/dev/null
-  __ama_job=
-  __ama_unset
-}}
-__ama_end() {{
-  __ama_cd
-  printf '%sD%d\\n' "$1" "$__ama_rc"
-}}
-__ama_env={q(env_file)}; __ama_cwdf={q(cwd_file)}
-cd -- {q(self._workdir)} 2>/dev/null
-__ama_unset && . "$__ama_env" 2>/dev/null
-__ama_cd
-"""
+        values = {"STATE_DIR": self._state_dir, "NAMES_FILE": f"{self._state_dir}/names",
+                  "ENV_FILE": env_file, "CWD_FILE": cwd_file, "WORKDIR": self._workdir}
+        return _PLACEHOLDER.sub(lambda m: q(values[m.group(1)]), _driver_template())
 
     def _state_files(self) -> tuple[str, str]:
         return f"{self._state_dir}/env.sh", f"{self._state_dir}/cwd"
@@ -295,16 +251,12 @@ class _Capture:
     """Collects one command's output: strips the pid line, finds the end sentinel,
     and keeps only a head and a tail of very long output (memory stays bounded)."""
 
-    def __init__(self, nonce: str, keep: int = OUTPUT_LIMIT * 4):
+    def __init__(self, nonce: str):
         self._pid_re = re.compile(re.escape(nonce.encode()) + rb"P(\d+)\n")
         self._done_re = re.compile(re.escape(nonce.encode()) + rb"D(-?\d+)\n")
         self._window = len(nonce) + 24  # bytes that may hold a sentinel cut in two
         self._pending = bytearray()
-        self._head = bytearray()
-        self._tail = bytearray()
-        self._keep = keep
-        self._dropped = 0
-        self._dropped_lines = 0
+        self._kept = HeadTail()
         self.pid: int | None = None
         self.exit_code: int | None = None
         self.done = False
@@ -320,43 +272,16 @@ class _Capture:
         if m:
             self.exit_code = int(m.group(1))
             self.done = True
-            self._store(bytes(self._pending[:m.start()]))
+            self._kept.feed(bytes(self._pending[:m.start()]))
             self._pending.clear()
             return
         if len(self._pending) > self._window and self.pid is not None:
             cut = len(self._pending) - self._window
-            self._store(bytes(self._pending[:cut]))
+            self._kept.feed(bytes(self._pending[:cut]))
             del self._pending[:cut]
 
-    def _store(self, data: bytes) -> None:
-        room = self._keep - len(self._head)
-        if room > 0:
-            self._head += data[:room]
-            data = data[room:]
-        if not data:
-            return
-        self._tail += data
-        if len(self._tail) > self._keep:
-            extra = len(self._tail) - self._keep
-            self._dropped += extra
-            self._dropped_lines += self._tail.count(b"\n", 0, extra)
-            del self._tail[:extra]
-
     def text(self) -> tuple[str, bool]:
-        self._store(bytes(self._pending))
+        """(the output, capped head + tail; whether anything was cut)."""
+        self._kept.feed(bytes(self._pending))
         self._pending.clear()
-        head = self._head.decode("utf-8", "replace")
-        tail = self._tail.decode("utf-8", "replace")
-        if not self._dropped:
-            return cap_output(head + tail)
-        # Output too large to keep whole: show the head and the tail, and say how
-        # much of the middle went (what we dropped here plus what cap_output cuts).
-        limit = OUTPUT_LIMIT
-        h = limit * 2 // 5
-        t = limit - h
-        cut_chars = len(head) - h + self._dropped + len(tail) - t
-        cut_lines = head[h:].count("\n") + self._dropped_lines + tail[:len(tail) - t].count("\n")
-        note = (f"\n[... about {cut_chars} characters ({cut_lines} lines) cut from the "
-                f"middle ...]\n")
-        return head[:h] + note + tail[len(tail) - t:], True
-
+        return self._kept.text()

@@ -10,8 +10,8 @@ Layout under `base_dir` (one folder a session):
                  (base = the user's tree at start; a checkpoint after each mutating
                  tool call) on refs/ama/*. The model never sees it.
 
-The user's working tree and `.git` are only read here (with hardened git); writing
-to them is `changeset.apply_*`'s job, and only when the user asks.
+The user's working tree and `.git` are only read here (with hardened git, `git.py`);
+writing to them is `changeset.apply_*`'s job, and only when the user asks.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.changeset import ChangeSet, diff_trees
-from tools.gitsafe import git_out, is_git_repo, run_git
+from tools.workspace.changeset import ChangeSet, diff_trees
+from tools.workspace.git import host_git, repo_top
 
 # Never part of a change set, whatever the repo's .gitignore says.
 DEFAULT_EXCLUDES = ("__pycache__/", "*.py[co]", ".pytest_cache/", ".mypy_cache/",
@@ -60,7 +60,7 @@ class Workspace:
     def create(cls, cwd: Path, base_dir: Path) -> "Workspace":
         """Copy the user's tree at `cwd` (its git top level, if any) into `base_dir`."""
         cwd = Path(cwd).resolve()
-        top = is_git_repo(cwd)
+        top = repo_top(cwd)
         ws = cls(user_root=top or cwd, dir=Path(base_dir), is_git=top is not None)
         ws.dir.mkdir(parents=True, exist_ok=True)
         if ws.is_git:
@@ -78,8 +78,8 @@ class Workspace:
         """Reopen an existing workspace (for review or resume)."""
         ws = cls(user_root=Path(user_root), dir=Path(base_dir),
                  is_git=(Path(base_dir) / "tree" / ".git").exists())
-        refs = git_out(["for-each-ref", "--format=%(refname) %(objectname)", "refs/ama/"],
-                       cwd=ws.dir, git_dir=ws.shadow, skip_driver_scan=True).split("\n")
+        refs = host_git(ws.dir, git_dir=ws.shadow, scan_drivers=False).for_each_ref(
+            "--format=%(refname) %(objectname)", "refs/ama/").split("\n")
         by_name = dict(line.split(" ", 1) for line in refs if line)
         ws.base = by_name.get("refs/ama/base", "")
         ws.start = by_name.get("refs/ama/start", ws.base)
@@ -92,20 +92,21 @@ class Workspace:
     def _clone_user_repo(self) -> None:
         user = self.user_root
         # One status call gives the branch, whether HEAD exists, and every uncommitted path.
-        status = run_git(["status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
-                          "--no-renames", "--ignore-submodules=all"], cwd=user).stdout
+        status = host_git(user).status("--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+                                       "--no-renames", "--ignore-submodules=all",
+                                       stdout_as_string=False)
         entries = status.split(b"\0")
         head = next((e.split(b" ")[2].decode() for e in entries if e.startswith(b"# branch.oid ")), "")
         branch = next((e.split(b" ", 2)[2].decode() for e in entries
                        if e.startswith(b"# branch.head ")), "(detached)")
         if head and head != "(initial)":
-            run_git(["clone", "--quiet", "--shared", "--no-checkout", str(user), str(self.tree)],
-                    cwd=self.dir)
+            host_git(self.dir).clone("--quiet", "--shared", "--no-checkout", "--", str(user),
+                                     str(self.tree))
             name = branch if branch != "(detached)" else "ama-detached"
-            run_git(["checkout", "--quiet", "-B", name, head], cwd=self.tree)
+            host_git(self.tree).checkout("--quiet", "-B", name, head)
         else:  # an empty repo: nothing to clone
             self.tree.mkdir()
-            run_git(["init", "--quiet"], cwd=self.tree)
+            host_git(self.tree).init("--quiet")
         # Overlay what the user has not committed: modified, added, untracked; drop deleted.
         for entry in entries:
             rel = _status_v2_path(entry)
@@ -118,7 +119,7 @@ class Workspace:
                 _remove_entry(dst)
 
     def _init_shadow(self) -> None:
-        run_git(["init", "--quiet", "--bare", str(self.shadow)], cwd=self.dir, skip_driver_scan=True)
+        host_git(self.dir, scan_drivers=False).init("--quiet", "--bare", "--", str(self.shadow))
         with open(self.shadow / "config", "a") as cfg:  # a work tree is passed on each call
             cfg.write("[core]\n\tbare = false\n")
         excludes = list(DEFAULT_EXCLUDES)
@@ -130,10 +131,12 @@ class Workspace:
 
     # ---- snapshots ----------------------------------------------------------------
 
-    def _shadow_git(self, args: list[str], **kw):
-        env = {"GIT_INDEX_FILE": str(self.shadow / "snap-index"), **kw.pop("env", {})}
-        return run_git(args, cwd=self.tree, git_dir=self.shadow, work_tree=self.tree,
-                       env=env, skip_driver_scan=True, **kw)
+    def _shadow_git(self, index: str = "snap-index"):
+        """Hardened git on the shadow repo, its work tree the scratch tree; `index` names
+        its index file (each job keeps its own)."""
+        g = host_git(self.tree, git_dir=self.shadow, work_tree=self.tree, scan_drivers=False)
+        g.update_environment(GIT_INDEX_FILE=str(self.shadow / index))
+        return g
 
     def snapshot(self, label: str = "checkpoint", *, record: bool = True) -> str:
         """Record the scratch tree (tracked + untracked, not ignored) as a git tree object.
@@ -144,18 +147,20 @@ class Workspace:
         set and a restore need only trees, and writing a ref file is ours to do: the
         shadow repo is private.)
         """
-        self._shadow_git(["add", "--all", "--", "."])
+        shadow = self._shadow_git()
+        shadow.add("--all", "--", ".")
         if self.is_git:  # files the repo tracks although .gitignore matches them
             if self._tracked_ignored is None:
-                self._tracked_ignored = run_git(
-                    ["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"],
-                    cwd=self.tree, check=False).stdout.split(b"\0")
+                self._tracked_ignored = host_git(self.tree).ls_files(
+                    "-z", "--cached", "--ignored", "--exclude-standard",
+                    with_exceptions=False, stdout_as_string=False).split(b"\0")
             paths = [p for p in self._tracked_ignored
                      if p and os.path.lexists(self.tree / os.fsdecode(p))]
             if paths:
-                self._shadow_git(["add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul"],
-                                 input=b"\0".join(paths))
-        tree = self._shadow_git(["write-tree"]).stdout.decode().strip()
+                pathspec = self.shadow / "snap-paths"
+                pathspec.write_bytes(b"\0".join(paths))
+                shadow.add("--force", f"--pathspec-from-file={pathspec}", "--pathspec-file-nul")
+        tree = shadow.write_tree().strip()
         if label == "base":
             ref = "refs/ama/base"
         elif record:
@@ -180,14 +185,14 @@ class Workspace:
     def restore(self, commit: str) -> None:
         """Make the scratch tree exactly `commit`'s tree (files created since are removed)."""
         current = self.snapshot("before-restore", record=False)
-        added = self._shadow_git(["diff", "--name-only", "-z", "--no-renames", "--diff-filter=A",
-                                  commit, current]).stdout
+        added = self._shadow_git().diff("--name-only", "-z", "--no-renames", "--diff-filter=A",
+                                        commit, current, stdout_as_string=False)
         for rel in added.split(b"\0"):
             if rel:
                 _remove_entry(self.tree / os.fsdecode(rel))
-        env = {"GIT_INDEX_FILE": str(self.shadow / "restore-index")}
-        self._shadow_git(["read-tree", commit], env=env)
-        self._shadow_git(["checkout-index", "--all", "--force"], env=env)
+        restore = self._shadow_git("restore-index")
+        restore.read_tree(commit)
+        restore.checkout_index("--all", "--force")
 
     def rewind(self, tree: str) -> None:
         """Go back to an earlier checkpoint `tree`, keeping where we were as a checkpoint

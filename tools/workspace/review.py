@@ -22,18 +22,17 @@ What `apply_review` guarantees:
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from tools.changeset import ChangeSet, FileChange, user_blob
-from tools.atomic_files import FileWrite, write_atomically
-from tools.gitsafe import run_git
-from tools.hunks import Hunk, HunkConflict, apply_hunks, apply_hunks_fuzzy, compute_hunks
+from tools.workspace.atomic_files import FileWrite, write_atomically
+from tools.workspace.changeset import ChangeSet, FileChange, user_blob
+from tools.workspace.git import host_git, tree_with
+from tools.workspace.hunks import Hunk, HunkConflict, apply_hunks, apply_hunks_fuzzy, compute_hunks
 
 if TYPE_CHECKING:
-    from tools.workspace import Workspace
+    from tools.workspace.scratch import Workspace
 
 Decision = Literal["accept", "reject"]
 
@@ -242,19 +241,7 @@ def apply_review(ws: "Workspace", cs: ChangeSet, items: list[FileItem]) -> Revie
 
 def move_base(ws: "Workspace", writes: list[FileWrite]) -> str:
     """Record a new base tree = old base with `writes` applied; returns its id."""
-    kw = dict(cwd=ws.dir, git_dir=ws.shadow, skip_driver_scan=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        run_git(["read-tree", ws.base], env=env, **kw)
-        for w in writes:
-            if w.data is None:
-                run_git(["update-index", "--force-remove", "--", w.path], env=env, **kw)
-            else:
-                sha = run_git(["hash-object", "-w", "--no-filters", "--stdin"], input=w.data,
-                              **kw).stdout.decode().strip()
-                run_git(["update-index", "--add", "--cacheinfo", f"{w.mode},{sha},{w.path}"],
-                        env=env, **kw)
-        tree = run_git(["write-tree"], env=env, **kw).stdout.decode().strip()
+    tree = tree_with(host_git(ws.dir, git_dir=ws.shadow, scan_drivers=False), ws.base, writes)
     (ws.shadow / "refs" / "ama").mkdir(parents=True, exist_ok=True)
     (ws.shadow / "refs" / "ama" / "base").write_text(tree + "\n")
     ws.base = tree

@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tools.atomic_files import FileWrite, write_atomically
-from tools.gitsafe import git_out, run_git
+from tools.workspace.atomic_files import FileWrite, write_atomically
+from tools.workspace.git import check_new_branch, commit_identity, host_git, tree_with
 
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "type_changed",
            "C": "copied"}
@@ -55,8 +54,8 @@ class ChangeSet:
         return {"files": [f.to_dict() for f in self.files], "patch": self.patch}
 
     def blob(self, sha: str) -> bytes:
-        return run_git(["cat-file", "blob", sha], cwd=self.shadow, git_dir=self.shadow,
-                       skip_driver_scan=True).stdout
+        return host_git(self.shadow, git_dir=self.shadow, scan_drivers=False).cat_file(
+            "blob", sha, stdout_as_string=False, strip_newline_in_stdout=False)
 
 
 class ApplyConflict(Exception):
@@ -70,11 +69,14 @@ class ApplyConflict(Exception):
 
 def diff_trees(shadow: Path, work_tree: Path, base: str, target: str) -> ChangeSet:
     """The change set between two snapshot commits of the shadow repo."""
-    kw = dict(cwd=shadow, git_dir=shadow, skip_driver_scan=True)
-    raw = run_git(["diff-tree", "-r", "-z", "-M", "--raw", "--no-commit-id", base, target], **kw).stdout
-    num = run_git(["diff-tree", "-r", "-z", "-M", "--numstat", "--no-commit-id", base, target], **kw).stdout
-    patch = git_out(["diff-tree", "-r", "-p", "--binary", "-M", "--no-commit-id", "--no-ext-diff",
-                     "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/", base, target], **kw)
+    g = host_git(shadow, git_dir=shadow, scan_drivers=False)
+    raw = g.diff_tree("-r", "-z", "-M", "--raw", "--no-commit-id", base, target,
+                      stdout_as_string=False)
+    num = g.diff_tree("-r", "-z", "-M", "--numstat", "--no-commit-id", base, target,
+                      stdout_as_string=False)
+    patch = g.diff_tree("-r", "-p", "--binary", "-M", "--no-commit-id", "--no-ext-diff",
+                        "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/", base, target,
+                        strip_newline_in_stdout=False)
     counts = _parse_numstat(num)
     files = []
     parts = raw.split(b"\0")
@@ -155,18 +157,19 @@ def apply_to_tree(cs: ChangeSet, user_root: Path) -> list[str]:
     conflicts = check_conflicts(cs, user_root)
     if conflicts:
         raise ApplyConflict(conflicts)
+    write_atomically(user_root, _writes(cs))
+    return sorted({f.path for f in cs.files} | {f.old_path for f in cs.files if f.old_path})
+
+
+def _writes(cs: ChangeSet) -> list[FileWrite]:
+    """The writes that turn the base into the change set's target, file by file."""
     writes: list[FileWrite] = []
     for f in cs.files:
         if f.old_path or f.new_blob is None or f.status == "type_changed":
             writes.append(FileWrite(f.old_path or f.path, None))
         if f.new_blob is not None:
             writes.append(FileWrite(f.path, cs.blob(f.new_blob), f.new_mode or "100644"))
-    write_atomically(user_root, writes)
-    return sorted({f.path for f in cs.files} | {f.old_path for f in cs.files if f.old_path})
-
-
-def _has_identity(repo: Path) -> bool:
-    return run_git(["config", "user.email"], cwd=repo, check=False).returncode == 0
+    return writes
 
 
 def author_env(author: str | None) -> dict[str, str]:
@@ -186,40 +189,28 @@ def apply_commit(cs: ChangeSet, user_root: Path, message: str, author: str | Non
     """Apply to the tree, then commit exactly those paths (by `author`, "Name <email>",
     if given). Returns the commit id."""
     paths = apply_to_tree(cs, user_root)
-    identity = not _has_identity(user_root)
-    run_git(["add", "--all", "--"] + paths, cwd=user_root)
-    run_git(["commit", "--quiet", "--no-verify", "-m", message, "--"] + paths,
-            cwd=user_root, identity=identity, env=author_env(author))
-    return git_out(["rev-parse", "HEAD"], cwd=user_root).strip()
+    g = host_git(user_root)
+    g.add("--all", "--", *paths)
+    g.commit("--quiet", "--no-verify", "-m", message, "--", *paths,
+             env={**commit_identity(g), **author_env(author)})
+    return g.rev_parse("HEAD").strip()
 
 
 def apply_branch(cs: ChangeSet, user_root: Path, branch: str, message: str,
                  author: str | None = None) -> str:
     """Create `branch` at HEAD + one commit holding the change set (by `author`, "Name
-    <email>", if given); the tree is untouched. Returns the commit id."""
-    if run_git(["check-ref-format", "--branch", branch], cwd=user_root, check=False).returncode:
-        raise ValueError(f"{branch!r} is not a valid branch name")
-    if run_git(["rev-parse", "--verify", "-q", f"refs/heads/{branch}"], cwd=user_root,
-               check=False).returncode == 0:
-        raise ValueError(f"branch {branch!r} already exists; pick another name with --apply branch:NAME")
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        head = run_git(["rev-parse", "--verify", "-q", "HEAD"], cwd=user_root, check=False)
-        parent = head.stdout.decode().strip() if head.returncode == 0 else ""
-        if parent:
-            run_git(["read-tree", parent], cwd=user_root, env=env)
-        for f in cs.files:
-            if f.old_path or f.new_blob is None:
-                run_git(["update-index", "--force-remove", "--", f.old_path or f.path],
-                        cwd=user_root, env=env)
-            if f.new_blob is not None:
-                sha = run_git(["hash-object", "-w", "--no-filters", "--stdin"], cwd=user_root,
-                              input=cs.blob(f.new_blob)).stdout.decode().strip()
-                run_git(["update-index", "--add", "--cacheinfo", f"{f.new_mode},{sha},{f.path}"],
-                        cwd=user_root, env=env)
-        tree = git_out(["write-tree"], cwd=user_root, env=env).strip()
-        args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
-        commit = git_out(args, cwd=user_root, identity=not _has_identity(user_root),
-                         env=author_env(author)).strip()
-        run_git(["update-ref", f"refs/heads/{branch}", commit, _ZERO], cwd=user_root)
+    <email>", if given); the tree is untouched. Returns the commit id.
+
+    Raises ValueError (a message for the user) for an invalid or existing branch name.
+    """
+    check_new_branch(user_root, branch)
+    g = host_git(user_root)
+    code, parent, _ = g.rev_parse("--verify", "-q", "HEAD", with_extended_output=True,
+                                  with_exceptions=False)
+    parent = parent.strip() if code == 0 else ""
+    tree = tree_with(g, parent, _writes(cs))
+    parents = ["-p", parent] if parent else []
+    commit = g.commit_tree(tree, "-m", message, *parents,
+                           env={**commit_identity(g), **author_env(author)}).strip()
+    g.update_ref(f"refs/heads/{branch}", commit, _ZERO)
     return commit
