@@ -65,7 +65,7 @@ def test_undo_restores_a_file_created_by_a_shell_command(start, ama_home):
     t.line("make a file")
     t.wait_for("made.txt: new file — accept?")
     t.line("q")
-    t.wait_for("1 left pending")
+    t.wait_for(PROMPT_READY, after=t.wait_for("1 left pending"))
     [tree] = list((ama_home / "workspaces").glob("*/tree"))
     assert (tree / "made.txt").read_text() == "side effect\n"
     t.line("/undo")

@@ -74,7 +74,7 @@ def test_importing_the_workspace_does_not_import_gitpython():
 
 
 def test_ama_help_does_not_import_gitpython():
-    code = ("import sys, agent.cli\nsys.argv = ['ama', '--help']\ntry:\n    agent.cli.main()\n"
+    code = ("import sys, agent.cli.main\nsys.argv = ['ama', '--help']\ntry:\n    agent.cli.main.main()\n"
             "except SystemExit:\n    pass\nassert 'git' not in sys.modules, 'GitPython imported'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                    cwd=Path(__file__).parents[2])
