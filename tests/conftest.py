@@ -10,6 +10,16 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests (marked `fuzz`): a bounded number of examples in the suite, seconds in
+# all; `tests/benchmarks/bench_fuzz.py` runs the same tests under the "fuzz" profile for
+# minutes. Derandomized in CI so a red run can be rerun as it was.
+settings.register_profile("suite", max_examples=150, deadline=None, derandomize=bool(os.environ.get("CI")),
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=int(os.environ.get("AMA_FUZZ_EXAMPLES", "20000")),
+                          deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("AMA_HYPOTHESIS_PROFILE", "suite"))
 
 _MISSING_MARKERS = ("could not import", "No module named", "docker", "bwrap", "bubblewrap",
                     "not installed", "not available", "no engine")

@@ -11,7 +11,6 @@ only when a run needs them.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -196,7 +195,7 @@ def schema_command(name: str = typer.Argument("result", help="result")) -> None:
 
 @app.command("review", help="Reopen the pending change set of the last session in this repo "
                              "(e.g. a headless run with --apply patch) and review it hunk by hunk.")
-def review_cli(cwd: Optional[Path] = _CWD,
+def review_command_cli(cwd: Optional[Path] = _CWD,
                show: bool = typer.Option(False, "--show", help="Only print the pending diff."),
                accept_all: bool = typer.Option(False, "--accept-all", help="Apply all of it "
                                                "without asking.")) -> None:

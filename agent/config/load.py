@@ -1,7 +1,7 @@
 """Layered configuration: defaults < user file < project file < `AMA_*` env < flags.
 
     user     $XDG_CONFIG_HOME/amanuensis/config.toml (default ~/.config/amanuensis/…)
-    project  <repo>/.ama/config.toml — read only once the repo is trusted (agent/trust.py)
+    project  <repo>/.ama/config.toml — read only once the repo is trusted (agent/config/trust.py)
     extra    `--config FILE` or `--config KEY=VALUE` (the user's own, so trusted)
     env      AMA_MODEL, AMA_MAX_TURNS, AMA_PERMISSIONS_ALLOW="a,b", … (see config_schema)
     flags    what the user passed on the command line

@@ -62,7 +62,7 @@ def harden(options: SessionOptions, request: RunRequest) -> tuple[SessionOptions
 
 
 def _steering_files(cwd) -> dict:
-    """The repo's files that steer ama (config, AGENTS.md, ...), as agent/trust.py sees them."""
+    """The repo's files that steer ama (config, AGENTS.md, ...), as agent/config/trust.py sees them."""
     from agent.config.trust import project_root, trust_files
     return trust_files(project_root(cwd), cwd)
 

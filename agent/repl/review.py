@@ -90,12 +90,10 @@ def review_command(cwd: Path, *, show_only: bool = False, accept_all: bool = Fal
             console.print(render_summary(items))
             console.print(render_items(items))
             return 0
-        ask = None
-        if not accept_all:
-            from prompt_toolkit import PromptSession
+        from prompt_toolkit import PromptSession
 
-            def ask(message: str) -> str:
-                return PromptSession(input=io.input, output=io.output).prompt(message)
+        def ask(message: str) -> str:   # not called with --accept-all
+            return PromptSession(input=io.input, output=io.output).prompt(message)
         rep, _ = review_change_set(ws, cs, console, ask, auto=accept_all, allow_feedback=False,
                                    editor=io.editor)
         if ws.change_set().empty:
