@@ -1,30 +1,42 @@
 """Between OpenAI-style chat requests and token ids: the prompt in, the message out.
 
-No HTTP and no torch here: `build_prompt` renders messages and tools with the checkpoint's
-chat template; `OutputAssembler` turns generated ids into visible text and tool calls,
-applying stop strings, as they arrive.
+No HTTP and no torch here: `prepare_chat` validates a request body (request.py) and
+`build_prompt` renders its messages and tools with the checkpoint's chat template;
+`OutputAssembler` turns generated ids into visible text and tool calls, applying stop
+strings, as they arrive.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .generate import StreamDecoder
+from .request import BadRequest, ChatRequest, NamedToolChoice, parse_chat_request
 from .tokenizer import ChatTokenizer
 from .tool_calls import MARKERS, ParsedToolCall, ToolCallParser, format_tool_call, tools_prompt
 
 
-class BadRequest(ValueError):
-    """A request the server answers with 400; `param` names the offending field."""
+@dataclass(frozen=True)
+class PreparedChat:
+    """A request ready for the engine: validated, its prompt rendered."""
 
-    def __init__(self, message: str, param: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.param, self.code = param, code
+    request: ChatRequest
+    prompt: list[int]
+    parse_tools: bool  # tools are offered, so tool calls in the output are parsed
 
 
-def select_tools(tools: Sequence[Mapping] | None, tool_choice: Any) -> list[Mapping] | None:
+def prepare_chat(tokenizer: ChatTokenizer, family: str, body: bytes | str) -> PreparedChat:
+    """Everything the server does with a request body before the engine sees it; raises BadRequest."""
+    request = parse_chat_request(body)
+    tools = select_tools([t.model_dump(exclude_none=True) for t in request.tools or []], request.tool_choice)
+    prompt = build_prompt(tokenizer, family, [m.model_dump(exclude_none=True) for m in request.messages], tools)
+    return PreparedChat(request, prompt, tools is not None)
+
+
+def select_tools(tools: Sequence[Mapping], tool_choice: str | NamedToolChoice | None) -> list[Mapping] | None:
     """The tools to offer the model given `tool_choice` ("none" | "auto" | "required" | a named function).
 
     "required" and a named function are honoured by what the prompt offers (only that tool);
@@ -32,55 +44,35 @@ def select_tools(tools: Sequence[Mapping] | None, tool_choice: Any) -> list[Mapp
     """
     if not tools or tool_choice == "none":
         return None
-    if tool_choice in (None, "auto", "required"):
+    if not isinstance(tool_choice, NamedToolChoice):  # None, "auto", "required"
         return list(tools)
-    if isinstance(tool_choice, Mapping) and tool_choice.get("type") == "function":
-        name = (tool_choice.get("function") or {}).get("name")
-        chosen = [t for t in tools if t["function"]["name"] == name]
-        if not chosen:
-            raise BadRequest(f"tool_choice names function {name!r}, which is not in tools", "tool_choice")
-        return chosen
-    raise BadRequest(f"tool_choice must be 'none', 'auto', 'required' or a function, got {tool_choice!r}",
-                     "tool_choice")
-
-
-def _text(content: Any, where: str) -> str | None:
-    """Message content: a string, None, or a list of {"type": "text", "text": ...} parts."""
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if not isinstance(part, Mapping) or part.get("type") != "text":
-                raise BadRequest(f"{where}: only text content parts are supported", where)
-            parts.append(str(part.get("text", "")))
-        return "".join(parts)
-    raise BadRequest(f"{where}: content must be a string or a list of text parts", where)
+    chosen = [t for t in tools if t["function"]["name"] == tool_choice.function.name]
+    if not chosen:
+        raise BadRequest(f"tool_choice names function {tool_choice.function.name!r}, which is not in tools",
+                         "tool_choice")
+    return chosen
 
 
 def build_prompt(tokenizer: ChatTokenizer, family: str, messages: Sequence[Mapping[str, Any]],
                  tools: Sequence[Mapping] | None) -> list[int]:
-    """Token ids of the chat, tools described the way the checkpoint expects.
+    """Token ids of the chat, tools described the way the checkpoint expects. `messages` and
+    `tools` are shaped as request.ChatRequest holds them (as dicts); the template's own
+    refusal of them is a BadRequest.
 
     A template that reads `tools` renders them itself; otherwise the family's tool section
     (tool_calls.tools_prompt) joins the system message. Likewise earlier assistant tool
     calls and tool results are handed to a template that knows them, and written out as
     the family's text otherwise.
     """
-    if not messages:
-        raise BadRequest("messages must not be empty", "messages")
     source = tokenizer.template_source(tools=tools) if tokenizer.chat_template is not None else None
     if source is None:
         raise BadRequest("this checkpoint has no chat template; it cannot serve chat completions")
     knows_tools, knows_calls = "tools" in source, "tool_calls" in source
     knows_tool_role = "'tool'" in source or '"tool"' in source
     out: list[dict[str, Any]] = []
-    for i, m in enumerate(messages):
-        role = m.get("role")
-        if role not in ("system", "developer", "user", "assistant", "tool"):
-            raise BadRequest(f"messages[{i}].role must be system, user, assistant or tool, got {role!r}",
-                             f"messages[{i}].role")
-        content = _text(m.get("content"), f"messages[{i}].content")
+    for m in messages:
+        role = m["role"]
+        content = _text(m.get("content"))
         msg: dict[str, Any] = {"role": "system" if role == "developer" else role, "content": content}
         if role == "assistant" and m.get("tool_calls"):
             calls = m["tool_calls"]
@@ -157,6 +149,11 @@ class OutputAssembler:
     def _track(self, items: list[str | ParsedToolCall]) -> list[str | ParsedToolCall]:
         self.calls += [i for i in items if isinstance(i, ParsedToolCall)]
         return [i for i in items if not (isinstance(i, str) and not i)]
+
+
+def _text(content: str | list[Mapping[str, str]] | None) -> str | None:
+    """Message content: a string, None, or a list of {"type": "text", "text": ...} parts, joined."""
+    return "".join(part["text"] for part in content) if isinstance(content, list) else content
 
 
 def tool_call_json(call: ParsedToolCall, index: int, call_id: str) -> dict[str, Any]:

@@ -12,9 +12,12 @@ too: as OpenAI does, in an extra chunk with empty `choices` when the request set
 
 Defaults where the request is silent: temperature 1, top_p 1, max_tokens = what is left of
 the sequence's room (`--max-len` minus the prompt). The `model` field is not checked (any
-name is this model). Bad requests get OpenAI-shaped errors:
-`{"error": {"message", "type": "invalid_request_error", "param", "code"}}` with status 400
-(404 for an unknown path). A streaming client that disconnects frees its batch slot.
+name is this model). The body is checked against a schema of every field read
+(local_model/request.py) before anything else sees it; a bad one gets an OpenAI-shaped
+error, `{"error": {"message", "type": "invalid_request_error", "param", "code"}}` with
+status 400, `param` the path of the field (`messages[1].tool_calls[0].function`) and the
+message what it should be (404 for an unknown path). A streaming client that disconnects
+frees its batch slot.
 """
 
 from __future__ import annotations
@@ -24,51 +27,19 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from .chat import BadRequest, OutputAssembler, build_prompt, dumps, select_tools, tool_call_json
+from .chat import OutputAssembler, dumps, prepare_chat, tool_call_json
 from .engine import Engine, PromptTooLong
+from .request import BadRequest
 from .sampling import SamplingParams
 from .scheduler import Sequence
 from .tokenizer import ChatTokenizer
 from .tool_calls import ParsedToolCall
-
-
-class FunctionDef(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: str = Field(min_length=1)
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-
-
-class ToolDef(BaseModel):
-    type: Literal["function"]
-    function: FunctionDef
-
-
-class ChatRequest(BaseModel):
-    """The fields of a Chat Completions request this server reads; unknown ones are ignored."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str | None = None
-    messages: list[dict[str, Any]] = Field(min_length=1)
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    n: int | None = Field(1, ge=1, le=1)
-    tools: list[ToolDef] | None = None
-    tool_choice: str | dict[str, Any] | None = None
 
 
 def _error(status: int, message: str, param: str | None = None, code: str | None = None,
@@ -82,15 +53,6 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
     app = FastAPI(title="local_model", docs_url=None, redoc_url=None)
     created = int(time.time())
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        if first.get("type") == "json_invalid":
-            return _error(400, f"the request body is not valid JSON: {first.get('ctx', {}).get('error', '')}".strip())
-        loc = first.get("loc", ())[1:] if first.get("loc", ("",))[0] == "body" else first.get("loc", ())
-        param = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in loc).lstrip(".") or None
-        return _error(400, f"{param or 'body'}: {first.get('msg', 'invalid request')}", param)
-
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
@@ -102,27 +64,23 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
                                             "owned_by": "local_model"}]}
 
     @app.post("/v1/chat/completions")
-    async def chat(req: ChatRequest, request: Request):
-        try:
-            tools = select_tools([t.model_dump(exclude_none=True) for t in req.tools] if req.tools else None,
-                                 req.tool_choice)
-            prompt = build_prompt(tokenizer, family, req.messages, tools)
-            stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
-            if len(stop) > 4:
-                raise BadRequest("stop may hold at most 4 sequences", "stop")
-            sampling = SamplingParams(temperature=1.0 if req.temperature is None else req.temperature,
-                                      top_p=1.0 if req.top_p is None else req.top_p, seed=req.seed)
+    async def chat(request: Request):
+        try:  # the body is read and checked here, not by FastAPI: no malformed field gets further
+            prepared = prepare_chat(tokenizer, family, await request.body())
         except BadRequest as exc:
             return _error(400, str(exc), exc.param, exc.code)
+        req = prepared.request
+        sampling = SamplingParams(temperature=1.0 if req.temperature is None else req.temperature,
+                                  top_p=1.0 if req.top_p is None else req.top_p, seed=req.seed)
         limit = req.max_completion_tokens or req.max_tokens or engine.config.max_len
-        run = _Run(engine, tokenizer, prompt, limit, sampling, stop, parse_tools=tools is not None)
+        run = _Run(engine, tokenizer, prepared.prompt, limit, sampling, req.stops, prepared.parse_tools)
         try:
             run.start()
         except PromptTooLong as exc:
             return _error(400, str(exc), "messages", "context_length_exceeded")
         meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": req.model or model_name}
         if req.stream:
-            include_usage = bool((req.stream_options or {}).get("include_usage"))
+            include_usage = req.stream_options is not None and req.stream_options.include_usage
             return StreamingResponse(_sse(run, meta, include_usage), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         watcher = asyncio.create_task(_cancel_on_disconnect(request, run))

@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import untrusted_json
+
 FAMILIES = ("deepseek_v3", "deepseek_v31", "kimi_k2", "hermes")
 
 DS_CALLS_BEGIN, DS_CALLS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
@@ -103,8 +105,8 @@ def _unfence(text: str) -> str:
 def _hermes_call(body: str) -> ParsedToolCall:
     body = _unfence(body)
     try:
-        obj = json.loads(body)
-    except json.JSONDecodeError:
+        obj = untrusted_json.loads(body)
+    except untrusted_json.JSONRejected:
         obj = None
     if isinstance(obj, dict) and isinstance(obj.get("name"), str):
         args = obj.get("arguments", obj.get("parameters", {}))

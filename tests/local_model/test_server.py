@@ -3,7 +3,7 @@
 A tiny random checkpoint and a tokenizer built here; float64 so that batched and one-at-a-time
 greedy runs pick the same tokens. Tool-call round trips use a model that emits a scripted
 token sequence (a random model never writes a tool call), through the real tokenizer, parser
-and HTTP stack.
+and HTTP stack. Malformed requests, one per field and as random bodies, get OpenAI-shaped 400s.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
 
 pytest.importorskip("fastapi")
 openai = pytest.importorskip("openai")
@@ -25,6 +29,7 @@ from local_model.server import create_app, start_in_thread  # noqa: E402
 from local_model.tool_calls import FAMILIES, detect_family, format_tool_call  # noqa: E402
 from tests.local_model.lm_testing import (  # noqa: E402
     CHATML_TEMPLATE, DEEPSEEK_TEMPLATE, make_checkpoint, make_tokenizer, wait_until)
+from tests.local_model.request_bodies import BODIES, resolves  # noqa: E402
 
 TOOLS = [{"type": "function", "function": {"name": "read_file", "description": "Read a file.",
                                            "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
@@ -115,21 +120,101 @@ def test_stop_string_and_seeded_sampling(served):
     assert a == b
 
 
+USER = {"role": "user", "content": "hi"}
+
+
 @pytest.mark.parametrize("body, param", [
     ({"temperature": 5}, "temperature"),
+    ({"temperature": "hot"}, "temperature"),
+    ({"top_p": 0}, "top_p"),
     ({"n": 2}, "n"),
     ({"max_tokens": 0}, "max_tokens"),
+    ({"max_tokens": "5"}, "max_tokens"),
+    ({"stop": 7}, "stop"),
+    ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+    ({"seed": 2**64}, "seed"),
+    ({"seed": -2**63 - 1}, "seed"),
     ({"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+    ({"tools": TOOLS, "tool_choice": {"type": "function", "function": "read_file"}}, "tool_choice.function"),
+    ({"tools": TOOLS, "tool_choice": "always"}, "tool_choice"),
+    ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "tools[0].function.name"),
     ({"messages": []}, "messages"),
+    ({"messages": USER}, "messages"),
     ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+    ({"messages": [{"role": "user", "content": {"text": "hi"}}]}, "messages[0].content"),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+     "messages[0].content[0].type"),
+    ({"messages": [USER, {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function"}]}]},
+     "messages[1].tool_calls[0].function"),
+    ({"messages": [USER, {"role": "assistant", "tool_calls": {"id": "c1", "function": {"name": "read_file"}}}]},
+     "messages[1].tool_calls"),
+    ({"messages": [USER, {"role": "assistant", "tool_calls": [{"function": {"name": "run", "arguments": {}}}]}]},
+     "messages[1].tool_calls[0].function.arguments"),
+    ({"stream": True, "stream_options": {"include_usage": "yes"}}, "stream_options.include_usage"),
 ])
 def test_bad_requests_get_openai_shaped_400s(served, body, param):
     client, _, _ = served
-    request = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], **body}
+    request = {"model": "tiny", "messages": [USER], **body}
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(**request)
-    error = err.value.body
-    assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"]
+    assert_openai_error(err.value.body, param)
+    assert param in err.value.body["message"]
+
+
+CHAT = b'{"messages": [{"role": "user", "content": "hi"}]'
+
+
+@pytest.mark.parametrize("body, reason", [
+    pytest.param(b"[" * 1000 + b"]" * 1000, "nests 1000 levels", id="1000 brackets"),
+    pytest.param(CHAT + b', "metadata": ' + b'{"a": ' * 1000 + b"1" + b"}" * 1001, "nests 1001 levels",
+                 id="1000 objects in an unread field"),
+    pytest.param(b'{"messages": [{"role": "user", "content": "\\ud800"}]}', "lone UTF-16 surrogate",
+                 id="lone surrogate"),
+    pytest.param(CHAT + b', "seed": ' + b"9" * 5000 + b"}", "5000 digits", id="5000-digit seed"),
+    pytest.param(CHAT + b', "temperature": 1e400}', "out of range", id="1e400"),
+    pytest.param(b'{"messages": [{"role": "user", "content": "\xff"}]}', "not UTF-8", id="not UTF-8"),
+    pytest.param(b'{"messages": ', "not accepted as JSON", id="cut off"),
+    pytest.param(b'[{"role": "user", "content": "hi"}]', "Input should be an object", id="an array"),
+])
+def test_bodies_no_sdk_would_send_get_400s_too(served, body, reason):
+    status, reply = post(served[2], body)
+    assert status == 400
+    assert_openai_error(reply["error"], None)
+    assert reason in reply["error"]["message"]
+
+
+@pytest.mark.fuzz
+@settings(max_examples=12)  # each one may generate: a handful, the in-process test takes the many
+@given(body=BODIES)
+def test_random_bodies_get_a_completion_or_an_openai_shaped_400(served, body):
+    status, reply = post(served[2], json.dumps(body).encode())
+    assert status in (200, 400), reply
+    if status == 400:
+        assert_openai_error(reply["error"], reply["error"]["param"])
+        assert resolves(body, reply["error"]["param"])
+    elif body.get("stream"):
+        assert reply.endswith("data: [DONE]\n\n")
+    else:
+        assert reply["choices"][0]["message"]["role"] == "assistant"
+
+
+def post(url: str, body: bytes) -> tuple[int, Any]:
+    """POST raw bytes to the chat endpoint with the standard library's client (the SDK would not send
+    some of these bodies); (status, parsed JSON, or the event-stream text)."""
+    request = urllib.request.Request(f"{url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+    try:
+        with opener.open(request, timeout=60) as reply:
+            status, kind, data = reply.status, reply.headers.get_content_type(), reply.read().decode()
+    except urllib.error.HTTPError as err:
+        status, kind, data = err.code, err.headers.get_content_type(), err.read().decode()
+    return status, json.loads(data) if kind == "application/json" else data
+
+
+def assert_openai_error(error: dict, param: str | None) -> None:
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    assert isinstance(error["message"], str) and error["message"]
 
 
 def test_too_long_prompt_and_unknown_path(served):

@@ -1,13 +1,16 @@
-"""Tool-call parsing on exact strings in each family's format, whole and streamed piece by piece."""
+"""Tool-call parsing on exact strings in each family's format, whole and streamed piece by piece, and on
+random texts made of their pieces (property tests)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from local_model.tool_calls import (FAMILIES, ParsedToolCall, ToolCallParser, detect_family, format_tool_call,
-                                    parse_tool_calls, tools_prompt)
+from local_model.tool_calls import (FAMILIES, MARKERS, ParsedToolCall, ToolCallParser, detect_family,
+                                    format_tool_call, parse_tool_calls, tools_prompt)
 
 MULTILINE_ARGS = '{\n  "path": "src/app.py",\n  "content": "def f():\\n    return {\\"a\\": 1}\\n"\n}'
 
@@ -109,3 +112,35 @@ def test_tools_prompt_names_every_tool_and_the_format(family):
     prompt = tools_prompt(family, tools)
     assert "read_file" in prompt and "Read a file." in prompt and '"path"' in prompt
     assert format_tool_call(family, "NAME", '{"ARGUMENT": "VALUE"}') in prompt
+
+
+def test_deeply_nested_arguments_come_back_as_text():
+    deep = "[" * 1000 + "]" * 1000
+    for family in FAMILIES:
+        _, [call] = parse_tool_calls(format_tool_call(family, "run", deep))
+        assert call.name == "run" and deep in call.arguments  # malformed for the agent to report, not a crash
+
+
+# Pieces of every format, of JSON and of hostile JSON: random texts are made of them.
+FRAGMENTS = list(MARKERS) + ['{"name": "f", "arguments": ', '{"name": 1}', "{", "}", "[", "]", '"', ",", "\n",
+                             "```json\n", "```", "functions.f:0", "function", "[" * 1000, "1e400", '"\\ud800"', "NaN",
+                             "9" * 5000, "<", "｜"]
+TEXTS = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=8), max_size=12).map("".join)
+
+
+@pytest.mark.fuzz
+@given(TEXTS, st.lists(st.integers(1, 40), max_size=8))
+def test_any_text_parses_to_text_and_calls_the_same_whole_or_streamed(text, cuts):
+    visible, calls = parse_tool_calls(text)
+    assert isinstance(visible, str)
+    for call in calls:
+        assert isinstance(call, ParsedToolCall) and isinstance(call.name, str) and isinstance(call.arguments, str)
+        assert call.id is None or isinstance(call.id, str)
+        (call.name + call.arguments).encode("utf-8")  # it can be sent back: no lone surrogate made from an escape
+    parser, out, start = ToolCallParser(), [], 0
+    for cut in cuts:
+        out += parser.feed(text[start : start + cut])
+        start += cut
+    out += parser.feed(text[start:]) + parser.finish()
+    assert ("".join(p for p in out if isinstance(p, str)), [p for p in out if isinstance(p, ParsedToolCall)]) == (
+        visible, calls)
