@@ -28,14 +28,16 @@ def main() -> int:
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "fuzz",
            "--hypothesis-show-statistics", "tests"] + (["-k", args.k] if args.k else [])
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    target = None
-    print(f"{'target':70} {'inputs':>8} {'time':>10}")
+    target, seconds = None, 0.0
+    print(f"{'target':78} {'inputs':>8} {'time':>9}")
     for line in proc.stdout.splitlines():
         if line.startswith("tests/") and line.rstrip().endswith(":"):
-            target = line.rstrip(":")
-        m = re.search(r"- during generate phase \(([\d.]+) seconds\):.*?(\d+) passing examples", line)
-        if target and m:
-            print(f"{target:70} {m.group(2):>8} {float(m.group(1)):9.1f}s")
+            target = line.rstrip()[:-1]
+        elif m := re.search(r"during generate phase \(([\d.]+) seconds\)", line):
+            seconds = float(m.group(1))
+        elif (m := re.search(r"(\d+) passing examples", line)) and target:
+            print(f"{target:78} {m.group(1):>8} {seconds:8.1f}s")
+            target = None
     print("\n".join(l for l in proc.stdout.splitlines()[-3:] if l.strip()))
     if proc.returncode:
         print(proc.stdout[-5000:], proc.stderr[-2000:], sep="\n")
