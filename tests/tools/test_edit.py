@@ -175,3 +175,53 @@ def test_binary_and_directory_refused(ctx, tmp_path):
         edit(ctx, path="b.bin", old_string="abc", new_string="x")
     with pytest.raises(ToolError, match="directory"):
         edit(ctx, path="d", old_string="a", new_string="b")
+
+
+# --- never join lines the model did not ask to join (issue 14) ---------------------------
+
+@pytest.mark.parametrize("before, old, new, after", [
+    # "\ndef f():" for a block that starts a line: the line break before it stays
+    ("import os\ndef f():\n    return 1\n\nx = f()\n", "\ndef f():\n    return 1",
+     "def f():\n    return 2", "import os\ndef f():\n    return 2\n\nx = f()\n"),
+    # ... and such a block may be the file's first line
+    ("def f():\n    return 1\n", "\ndef f():\n", "def g():\n", "def g():\n    return 1\n"),
+    # old_string ends with its line's newline, new_string without: the next line stays
+    ("a = 1\nb = 2\nc = 3\n", "b = 2\n", "b = 20", "a = 1\nb = 20\nc = 3\n"),
+    ("a = 1\nb = 2\n    c = 3\n", "b = 2\n    ", "b = 20", "a = 1\nb = 20\n    c = 3\n"),
+    # a deletion written between newlines takes the line, not the lines around it
+    ("a = 1\nb = 2\nc = 3\n", "\nb = 2\n", "", "a = 1\nc = 3\n"),
+    # a deletion takes whole lines: "b = 2\n" at the end of "xb = 2" is no line of it
+    ("a = 1\nb = 2\nc = 3\n", "= 2\n", "", None),
+], ids=["leading", "first-line", "trailing", "trailing-indent", "delete", "delete-mid-line"])
+def test_edits_never_join_lines(ctx, tmp_path, before, old, new, after):
+    f = tmp_path / "m.py"
+    f.write_text(before)
+    if after is None:
+        with pytest.raises(ToolError, match="not found"):
+            edit(ctx, path="m.py", old_string=old, new_string=new)
+        after = before
+    else:
+        edit(ctx, path="m.py", old_string=old, new_string=new)
+    assert f.read_text() == after
+
+
+def test_a_change_of_only_a_line_break_is_refused_with_what_to_send(ctx, tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("a = 1\nb = 2\n")
+    with pytest.raises(ToolError, match="differ only in a line break.*give the whole lines"):
+        edit(ctx, path="m.py", old_string="a = 1\n", new_string="a = 1")
+    assert f.read_text() == "a = 1\nb = 2\n"
+
+
+def test_spurious_blank_first_line_on_a_block_that_lost_its_indentation(ctx, tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("class A:\n    def f(self):\n        return 1\n")
+    res = edit(ctx, path="m.py", old_string="\ndef f(self):\n    return 1\n",
+               new_string="\ndef f(self):\n    return 2\n")
+    assert f.read_text() == "class A:\n    def f(self):\n        return 2\n"
+    assert "without the blank first line" in res.output and "re-indented" in res.output
+
+
+def test_description_says_what_edit_file_tolerates():
+    text = EditFile.description
+    assert "'...'" in text and "'# ...'" in text and "line break" in text

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from tools.base import ToolError
-from tools.files.edit_match import apply_edit, closest_block, fold
+from tools.files.edit_match import apply_edit, closest_block
+from tools.files.edit_rungs import fold
 
 SRC = """\
 def greet(name):

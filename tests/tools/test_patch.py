@@ -206,3 +206,93 @@ def test_round_trip_of_a_real_git_diff(ctx, tmp_path):
 
     patch(ctx, diff)
     assert snapshot(tmp_path) == want
+
+
+# --- issue 14: envelope markers, deliberate refusals, quoted paths ----------------------
+
+@pytest.mark.parametrize("end", [" *** End Patch", "*** End Patch  ", "\t*** End Patch"])
+def test_padded_end_marker_after_a_hunk_ends_the_patch(ctx, tmp_path, end):
+    (tmp_path / "a.txt").write_text("one\ntwo\n")
+    patch(ctx, f"*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+TWO\n{end}\n")
+    assert (tmp_path / "a.txt").read_text() == "one\nTWO\n"
+
+
+def test_padded_file_header_after_a_hunk_starts_the_next_file(ctx, tmp_path):
+    (tmp_path / "a.txt").write_text("one\n")
+    (tmp_path / "b.txt").write_text("bee\n")
+    patch(ctx, "*** Begin Patch\n*** Update File: a.txt\n@@\n-one\n+ONE\n"
+               " *** Update File: b.txt\n@@\n-bee\n+BEE\n  *** Add File: c.txt\n+sea\n"
+               " *** Delete File: a.txt\n *** End Patch\n")
+    assert {k: data for k, (data, _) in snapshot(tmp_path).items()} == {
+        "b.txt": b"BEE\n", "c.txt": b"sea\n"}
+
+
+def test_padded_move_marker(ctx, tmp_path):
+    (tmp_path / "a.txt").write_text("one\n")
+    patch(ctx, "*** Begin Patch\n*** Update File: a.txt\n  *** Move to: b.txt\n@@\n-one\n"
+               "+ONE\n*** End Patch\n")
+    assert (tmp_path / "b.txt").read_text() == "ONE\n" and not (tmp_path / "a.txt").exists()
+
+
+def test_a_mistyped_marker_is_named_instead_of_a_cut_off_patch(ctx, tmp_path):
+    (tmp_path / "a.txt").write_text("one\n")
+    with pytest.raises(ToolError) as e:
+        patch(ctx, "*** Begin Patch\n*** Update File: a.txt\n@@\n-one\n+ONE\n *** End patch\n")
+    msg = e.value.message
+    assert "patch line 6, ' *** End patch', is no envelope marker" in msg
+    assert "cut off" not in msg and "No file was changed." in msg
+    assert (tmp_path / "a.txt").read_text() == "one\n"
+
+
+def test_a_patch_that_really_is_cut_off_says_so(ctx, tmp_path):
+    (tmp_path / "a.txt").write_text("one\n")
+    with pytest.raises(ToolError, match=r"was it cut off after patch line 5\?"):
+        patch(ctx, "*** Begin Patch\n*** Update File: a.txt\n@@\n-one\n+ONE\n")
+
+
+def test_add_over_an_existing_file_is_refused_with_what_to_send(ctx, tmp_path):
+    (tmp_path / "a.txt").write_text("old\n")
+    with pytest.raises(ToolError) as e:
+        patch(ctx, "*** Begin Patch\n*** Add File: a.txt\n+new\n*** End Patch\n")
+    assert "never overwrites a file unasked" in e.value.message
+    assert "send '*** Delete File: a.txt'" in e.value.message
+    assert (tmp_path / "a.txt").read_text() == "old\n"
+    # what the message says to send works
+    patch(ctx, "*** Begin Patch\n*** Delete File: a.txt\n*** Add File: a.txt\n+new\n"
+               "*** End Patch\n")
+    assert (tmp_path / "a.txt").read_text() == "new\n"
+
+
+def test_move_onto_an_existing_file_is_refused_with_what_to_send(ctx, tmp_path):
+    (tmp_path / "a.txt").write_text("one\n")
+    (tmp_path / "b.txt").write_text("bee\n")
+    move = "*** Update File: a.txt\n*** Move to: b.txt\n@@\n-one\n+ONE\n"
+    with pytest.raises(ToolError) as e:
+        patch(ctx, f"*** Begin Patch\n{move}*** End Patch\n")
+    assert "cannot move to b.txt, which already exists" in e.value.message
+    assert "send '*** Delete File: b.txt'" in e.value.message
+    assert (tmp_path / "b.txt").read_text() == "bee\n"
+    patch(ctx, f"*** Begin Patch\n*** Delete File: b.txt\n{move}*** End Patch\n")
+    assert (tmp_path / "b.txt").read_text() == "ONE\n" and not (tmp_path / "a.txt").exists()
+
+
+def test_description_documents_the_deliberate_refusals():
+    assert "never overwrites an existing file" in ApplyPatch.description
+    assert "delete it earlier in the same patch" in ApplyPatch.description
+
+
+@pytest.mark.parametrize("header", ['"b/\\x.txt"', '"b/\\"', '"b/\\9.txt"', '"b/\\377.txt"'])
+def test_bad_quoted_path_in_a_diff_header_is_a_tool_error(ctx, tmp_path, header):
+    (tmp_path / "x.txt").write_text("a\n")
+    with pytest.raises(ToolError) as e:
+        patch(ctx, f"--- a/x.txt\n+++ {header}\n@@ -1 +1 @@\n-a\n+b\n")
+    assert e.value.message.startswith("patch line 2: ")
+    assert "quoted path" in e.value.message and "No file was changed." in e.value.message
+    assert (tmp_path / "x.txt").read_text() == "a\n"
+
+
+def test_git_quoted_path_with_a_timestamp(ctx, tmp_path):
+    (tmp_path / "a b.txt").write_text("a\n")
+    patch(ctx, '--- "a/a b.txt"\t2024-01-01 00:00:00\n+++ "b/a b.txt"\t2024-01-01\n'
+               '@@ -1 +1 @@\n-a\n+b\n')
+    assert (tmp_path / "a b.txt").read_text() == "b\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from tools.files.patch_apply import apply_hunks, plan_patch
-from tools.files.patch_parse import PatchError, parse_patch
+from tools.files.patch_ops import PatchError
+from tools.files.patch_parse import parse_patch
 
 BASE = "".join(f"line {i}\n" for i in range(1, 31))
 

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from tools.files.patch_parse import PatchError, parse_patch
+from tools.files.patch_ops import PatchError
+from tools.files.patch_parse import parse_patch
 
 GIT_DIFF = """\
 diff --git a/src/app.py b/src/app.py
@@ -191,3 +192,14 @@ def test_git_add_of_an_empty_file():
 def test_broken_unified_diffs_are_named(text, message):
     with pytest.raises(PatchError, match=re.escape(message)):
         parse_patch(text)
+
+
+def test_hunk_counts_too_long_to_be_line_numbers_are_a_bad_header():
+    with pytest.raises(PatchError, match="bad hunk header"):
+        parse_patch("--- a/x\n+++ b/x\n@@ -" + "9" * 5000 + " +1 @@\n-a\n+b\n")
+
+
+def test_quoted_path_escapes_read_as_git_writes_them():
+    (fp,) = parse_patch('--- "a/t\\tab\\"q\\\\.txt"\n+++ "b/t\\tab\\"q\\\\.txt"\n'
+                        '@@ -1 +1 @@\n-a\n+b\n')
+    assert fp.path == 't\tab"q\\.txt'

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 from tools.base import BaseTool, ToolContext, ToolError, ToolResult
 from tools.files import fsops
-from tools.files.edit_match import Span, find_spans, splice
+from tools.files.edit_match import find_spans, splice
+from tools.files.edit_rungs import Span
 from tools.files.textio import (DEFAULT_FORMAT, binary_kind, decode, encode, line_stats,
                                 plus_minus, to_lf, to_newline)
 from tools.paths import relpath, resolve
@@ -31,7 +32,11 @@ class EditFile(BaseTool):
         "Replace old_string with new_string in a file. old_string must match one place "
         "(include a few surrounding lines to make it unique) unless replace_all is true. "
         "Small differences in trailing whitespace, indentation, line endings and "
-        "typographic quotes/dashes are tolerated. An empty old_string creates a new file."
+        "typographic quotes/dashes are tolerated. In a long old_string you may write a "
+        "line '...' (or '# ...', '// ...') for unchanged lines you leave out; put the same "
+        "'...' line at the same place in new_string, and those lines stay as they are. "
+        "Edits keep whole lines: a line break at the start or end of old_string that "
+        "new_string lacks is kept. An empty old_string creates a new file."
     )
     params = EditFileParams
     mutating = True
@@ -105,6 +110,9 @@ _RUNG_NOTES = {
     "unicode look-alikes": "matched after folding typographic quotes/dashes/spaces",
     "trailing whitespace": "matched ignoring trailing whitespace",
     "indentation": "matched with shifted indentation; new_string re-indented to fit",
+    "leading blank line": "matched without the blank first line of old_string",
+    "elided context": "matched piece by piece around the '...' lines, whose lines were "
+                      "kept as they are",
 }
 
 
@@ -112,8 +120,9 @@ def _report(rel: str, rung: str, text: str, where: tuple[tuple[int, int], ...]) 
     """What the model reads: what changed, and the edited region numbered."""
     n = len(where)
     head = f"Edited {rel}: {n} replacement{'s' if n != 1 else ''}"
-    if rung in _RUNG_NOTES:
-        head += f" ({_RUNG_NOTES[rung]})"
+    notes = [_RUNG_NOTES[r] for r in rung.split(" + ") if r in _RUNG_NOTES]
+    if notes:
+        head += f" ({'; '.join(notes)})"
     lines = text.split("\n")
     if text.endswith("\n"):
         lines.pop()

@@ -10,41 +10,26 @@ first, which is the CRLF-vs-LF rung). The ladder, first rung with any match wins
 4. indentation      — whole lines equal apart from one consistent indentation shift;
                       `new` is re-indented by the same shift. An unindented first
                       line may be one copied from after its indentation.
-Rungs 3 and 4 fold look-alikes too.
+Rungs 3 and 4 fold look-alikes too. When no rung matches, the ladder is climbed again
+with a blank first line of `old` dropped (models add one), and then, when `old` has
+elided-context lines (`...`), piece by piece (see edit_elide).
+
+An edit never joins lines the model did not ask to join: a line break at either end of
+`old` that `new` lacks is kept, the match then beginning (ending) a line.
 
 Lines of `new` that are identical to a line of `old` (context the model copied) are
 written back as the file had them, so tolerance never rewrites untouched lines.
 """
 from __future__ import annotations
 
+import bisect
 import difflib
+import re
 from dataclasses import dataclass
-from typing import Callable
 
 from tools.base import ToolError
-
-# One character for one character, so positions in folded text are positions in the text.
-_FOLD = str.maketrans({
-    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc", "'"),
-    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
-    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
-    **dict.fromkeys("\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-                    "\u2009\u200a\u202f\u205f\u3000", " "),
-})
-
-
-def fold(s: str) -> str:
-    """Map typographic look-alikes to their ASCII forms (same length as `s`)."""
-    return s.translate(_FOLD)
-
-
-@dataclass(frozen=True)
-class Span:
-    """A match: text[start:end] is replaced by `replacement`."""
-
-    start: int
-    end: int
-    replacement: str
+from tools.files.edit_elide import Finder, match_chains, pair_pieces, split_elided
+from tools.files.edit_rungs import LADDER, Span, fold, split_lines
 
 
 @dataclass(frozen=True)
@@ -77,18 +62,130 @@ def find_spans(text: str, old: str, new: str, *, replace_all: bool = False,
                name: str = "file") -> tuple[str, list[Span]]:
     """(rung, spans) for replacing `old` by `new` in `text`; errors as `apply_edit`."""
     old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
-    for rung, finder in _LADDER:
-        spans = finder(text, old, new)
-        if spans:
-            break
-    else:
-        raise ToolError(no_match_message(text, old, name))
-    if len(spans) > 1 and not replace_all:
-        at = [line_of(text, s.start) for s in spans]
+    if old != new and (kept := keep_line_breaks(old, new))[0] == kept[1]:
+        raise ToolError(f"{name}: old_string and new_string differ only in a line break at "
+                        f"their start or end, which edit_file keeps (it never joins lines on "
+                        f"its own); to join lines, give the whole lines in both")
+    rung, matches = _find_matches(text, old, new, name)
+    if len(matches) > 1 and not replace_all:
+        at = [line_of(text, m[0].start) for m in matches]
         where = f"at lines {_and_list(at)}" if len(set(at)) > 1 else f"all on line {at[0]}"
-        raise ToolError(f"{name}: old_string matches {len(spans)} places, {where}; add "
+        raise ToolError(f"{name}: old_string matches {len(matches)} places, {where}; add "
                         f"surrounding lines to make it unique, or set replace_all=true")
-    return rung, spans
+    return rung, [s for m in _disjoint(matches) for s in m]
+
+
+def _disjoint(matches: list[tuple[Span, ...]]) -> list[tuple[Span, ...]]:
+    """The matches that do not overlap one before them (elided matches may)."""
+    kept: list[tuple[Span, ...]] = []
+    for m in matches:
+        if not kept or m[0].start >= kept[-1][-1].end:
+            kept.append(m)
+    return kept
+
+
+def _find_matches(text: str, old: str, new: str, name: str
+                  ) -> tuple[str, list[tuple[Span, ...]]]:
+    """(rung, matches): each match the spans it replaces (several for elided context)."""
+    found = ladder_finder(text, old, new)(0)
+    if found is not None:
+        return found[0], [(s,) for s in found[1]]
+    if len(split_elided(old)) == 1:
+        raise ToolError(no_match_message(text, old, name))
+    pieces = pair_pieces(old, new, name)
+    rungs, chains, failed = match_chains([ladder_finder(text, o, n) for _, o, n in pieces])
+    if failed is not None:
+        k, after = failed
+        where, piece, _ = pieces[k]
+        raise ToolError(no_match_message(text, piece, name,
+                                         what=f"the part of old_string {where}",
+                                         after_line=line_of(text, after) if k else None))
+    used = dict.fromkeys(r for rung in rungs for r in rung.split(" + ") if r != "exact")
+    return " + ".join(["elided context", *used]), chains
+
+
+# The line breaks (and blanks) a string starts with, and those it ends with; blanks
+# before a first line break, and after a last one.
+_LEAD = re.compile(r"\A\s*\n")
+_TRAIL = re.compile(r"\n\s*\Z")
+_LEAD_BLANKS = re.compile(r"\A[^\S\n]+(?=\n)")
+_TRAIL_BLANKS = re.compile(r"(?<=\n)[^\S\n]+\Z")
+
+
+def keep_line_breaks(old: str, new: str) -> tuple[str, str, bool, bool]:
+    """`old` and `new` such that the edit leaves the neighbouring lines whole, and
+    whether a match must then begin a line and end one.
+
+    Models write "\\ndef f():..." for a block that starts a line, or end old_string with
+    its last line's newline and new_string without: taken literally, the replacement
+    would join the neighbouring line onto it, so that line break is left out of `old`
+    and kept. A deletion (empty `new`) keeps its line breaks but must take whole lines,
+    or what is left of them would be joined. Blanks that `new` has before its first or
+    after its last line break, where `old` has that line break and none, would land
+    on the neighbouring line: they are dropped.
+    """
+    at_start = at_end = False
+    if not old.strip():
+        return old, new, at_start, at_end  # only blanks and breaks: joining is the point
+    if (lead := _LEAD.match(old)) and not _LEAD.match(new):
+        if new or _TRAIL.search(old):
+            old, at_start = old[lead.end():], True
+        else:
+            at_end = True
+    if (trail := _TRAIL.search(old)) and not _TRAIL.search(new):
+        if new:
+            old, at_end = old[:trail.start()], True
+        else:
+            at_start = True
+    if old.startswith("\n"):
+        new = _LEAD_BLANKS.sub("", new)
+    if old.endswith("\n"):
+        new = _TRAIL_BLANKS.sub("", new)
+    return old, new, at_start, at_end
+
+
+def drop_leading_blank(old: str, new: str) -> tuple[str, str] | None:
+    """`old` and `new` without the blank first line `old` has (`new` keeps its first
+    line unless that is blank too); None when `old` has no blank first line to drop."""
+    first, _, rest = old.partition("\n")
+    if first.strip() or not rest.strip():
+        return None
+    new_first, sep, new_rest = new.partition("\n")
+    return rest, (new_rest if sep and not new_first.strip() else new)
+
+
+def ladder_finder(text: str, old: str, new: str) -> Finder:
+    """The function that finds `old` in `text` at or after a position: the first rung
+    with a match there, and its spans; then the same with a blank first line of `old`
+    dropped. Each rung's matches are computed once, when first needed.
+    """
+    old, new, at_start, at_end = keep_line_breaks(old, new)
+    tries = [("", old, new, at_start, at_end)]
+    if (dropped := drop_leading_blank(old, new)) is not None:
+        tries.append(("leading blank line + ", *dropped, True, at_end))
+    cache: dict[tuple[int, int], tuple[list[Span], list[int]]] = {}  # spans, their starts
+
+    def find(after: int) -> tuple[str, list[Span]] | None:
+        for t, (note, o, n, first, last) in enumerate(tries):
+            for r, (rung, finder, whole_lines) in enumerate(LADDER):
+                if (t, r) not in cache:
+                    spans = [s for s in finder(text, o, n)
+                             if whole_lines or _on_line_bounds(text, s, first, last)]
+                    cache[t, r] = spans, [s.start for s in spans]
+                spans, starts = cache[t, r]
+                if (k := bisect.bisect_left(starts, after)) < len(spans):
+                    return note + rung, spans[k:]
+        return None
+
+    return find
+
+
+def _on_line_bounds(text: str, s: Span, at_start: bool, at_end: bool) -> bool:
+    """Whether `s` begins a line (if `at_start`) and ends one (if `at_end`; the end of a
+    text that ends in a newline begins the empty line after it)."""
+    ends_line = text[s.end] == "\n" if s.end < len(text) else not text.endswith("\n")
+    return ((not at_start or s.start == 0 or text[s.start - 1] == "\n")
+            and (not at_end or ends_line))
 
 
 def _and_list(nums: list[int], most: int = 10) -> str:
@@ -121,168 +218,6 @@ def splice(text: str, spans: list[Span], rung: str = "exact") -> EditOutcome:
     return EditOutcome(text="".join(out), rung=rung, lines=tuple(lines))
 
 
-# --- the rungs: each returns the non-overlapping matches as spans -----------------------
-
-def _find_all(hay: str, needle: str) -> list[int]:
-    found, i = [], hay.find(needle)
-    while i >= 0 and needle:
-        found.append(i)
-        i = hay.find(needle, i + len(needle))
-    return found
-
-
-def _exact(text: str, old: str, new: str) -> list[Span]:
-    return [Span(i, i + len(old), new) for i in _find_all(text, old)]
-
-
-def _unicode(text: str, old: str, new: str) -> list[Span]:
-    folded_old = fold(old)
-    if folded_old == old and fold(text) == text:
-        return []  # nothing to fold: the exact rung already answered
-    spans = []
-    for i in _find_all(fold(text), folded_old):
-        seg = text[i:i + len(old)]
-        spans.append(Span(i, i + len(old), adapt(seg, old, new)))
-    return spans
-
-
-def _split(s: str) -> tuple[list[str], bool]:
-    """Lines of `s` and whether it ended with a newline."""
-    nl = s.endswith("\n")
-    return (s[:-1] if nl else s).split("\n"), nl
-
-
-def _indent(s: str) -> str:
-    return s[:len(s) - len(s.lstrip(" \t"))]
-
-
-def _line_rung(same: Callable[[list[str], list[str]], "Callable[[str], str] | None"],
-               *, loose_first: bool = False):
-    """A rung that compares whole lines: `same(file_lines, old_lines)` returns the
-    re-indent function for `new` when the window matches, else None.
-
-    With `loose_first`, an unindented first line of `old` may also match an indented
-    file line by content alone: the model copied it from after the indentation. The
-    match then starts after that indentation and `new`'s first line goes there as is.
-    """
-
-    def find(text: str, old: str, new: str) -> list[Span]:
-        old_lines, old_nl = _split(old)
-        if not old.strip():
-            return []
-        lines = text.split("\n")
-        starts = [0]
-        for ln in lines[:-1]:
-            starts.append(starts[-1] + len(ln) + 1)
-        n = len(old_lines)
-        mid_line_ok = loose_first and n > 1 and not _indent(old_lines[0]) \
-            and old_lines[0].strip() != ""
-        spans: list[Span] = []
-        i = 0
-        while i + n <= len(lines):
-            window = lines[i:i + n]
-            start, first_in_place = starts[i], False
-            reindent = same(window, old_lines)
-            if reindent is None and mid_line_ok and _indent(window[0]) \
-                    and fold(window[0]).strip() == fold(old_lines[0]).strip():
-                reindent = same(window[1:], old_lines[1:])
-                start, first_in_place = start + len(_indent(window[0])), True
-            if reindent is None:
-                i += 1
-                continue
-            end = starts[i + n - 1] + len(lines[i + n - 1])
-            if old_nl and i + n < len(lines):
-                end += 1
-            seg = text[start:end]
-            spans.append(Span(start, end, adapt(seg, old, new, reindent,
-                                                first_in_place=first_in_place)))
-            i += n
-        return spans
-
-    return find
-
-
-def same_trailing(window: list[str], old_lines: list[str]):
-    """`_keep` if the lines are equal up to trailing whitespace and look-alikes, else None."""
-    if all(fold(f).rstrip() == fold(o).rstrip() for f, o in zip(window, old_lines)):
-        return _keep
-    return None
-
-
-def same_shifted(window: list[str], old_lines: list[str]):
-    """If the lines are equal but for one consistent indentation shift (and trailing
-    whitespace, look-alikes), the function that re-indents a new line by that shift;
-    else None."""
-    shift: tuple[str, str] | None = None  # (prefix to add, prefix to remove)
-    for f, o in zip(window, old_lines):
-        if not o.strip():
-            if f.strip():
-                return None
-            continue
-        if fold(f).strip() != fold(o).strip():
-            return None
-        fi, oi = _indent(f), _indent(o)
-        if fi.endswith(oi):
-            s = (fi[:len(fi) - len(oi)], "")
-        elif oi.endswith(fi):
-            s = ("", oi[:len(oi) - len(fi)])
-        else:
-            return None
-        if shift is None:
-            shift = s
-        elif s != shift:
-            return None
-    if shift is None:
-        return None
-    add, remove = shift
-    return lambda line: _reindent(line, add, remove)
-
-
-def _keep(line: str) -> str:
-    return line
-
-
-def _reindent(line: str, add: str, remove: str) -> str:
-    if not line.strip():
-        return line
-    if remove:
-        ind = _indent(line)
-        return line[min(len(remove), len(ind)):]
-    return add + line
-
-
-def adapt(seg: str, old: str, new: str, reindent: Callable[[str], str] = _keep, *,
-          first_in_place: bool = False) -> str:
-    """The replacement for file text `seg` that matched `old` loosely.
-
-    Lines of `new` equal to a line of `old` become the file's line at that place;
-    the other lines of `new` go through `reindent` (all but the first when
-    `first_in_place`: it continues a line whose indentation stays in the file).
-    """
-    seg_lines, _ = _split(seg)
-    old_lines, _ = _split(old)
-    new_lines, new_nl = _split(new)
-    if not new:
-        return ""
-    out: list[str] = []
-    sm = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag == "equal" and len(seg_lines) == len(old_lines):
-            out.extend(seg_lines[i1:i2])
-        else:
-            out.extend(x if first_in_place and j == 0 else reindent(x)
-                       for j, x in enumerate(new_lines[j1:j2], j1))
-    return "\n".join(out) + ("\n" if new_nl else "")
-
-
-_LADDER: tuple[tuple[str, Callable[[str, str, str], list[Span]]], ...] = (
-    ("exact", _exact),
-    ("unicode look-alikes", _unicode),
-    ("trailing whitespace", _line_rung(same_trailing)),
-    ("indentation", _line_rung(same_shifted, loose_first=True)),
-)
-
-
 # --- when nothing matches: show the closest block ---------------------------------------
 
 def closest_block(text: str, old: str) -> tuple[int, int, float] | None:
@@ -291,7 +226,7 @@ def closest_block(text: str, old: str) -> tuple[int, int, float] | None:
     Windows of as many lines as `old` are compared on stripped, folded lines. On big
     inputs only the windows sharing the most lines with `old` are scored exactly.
     """
-    old_lines, _ = _split(old)
+    old_lines, _ = split_lines(old)
     lines = text.split("\n")
     if text.endswith("\n"):
         lines.pop()
@@ -323,9 +258,12 @@ def closest_block(text: str, old: str) -> tuple[int, int, float] | None:
     return best_at + 1, best_at + n, best
 
 
-def no_match_message(text: str, old: str, name: str, *, max_lines: int = 30) -> str:
-    """The ToolError text when `old` is nowhere: the closest block, numbered."""
-    msg = f"{name}: old_string not found (also tried ignoring whitespace, indentation " \
+def no_match_message(text: str, old: str, name: str, *, what: str = "old_string",
+                     after_line: int | None = None, max_lines: int = 30) -> str:
+    """The ToolError text when `old` (`what`, searched from `after_line`) is nowhere:
+    the closest block, numbered."""
+    where = f" at or after line {after_line}" if after_line else ""
+    msg = f"{name}: {what} not found{where} (also tried ignoring whitespace, indentation " \
           f"and quote/dash look-alikes)"
     near = closest_block(text, old)
     if near is None or near[2] < 0.3:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from tools.files.edit_match import closest_block, fold, same_shifted, same_trailing
-from tools.files.patch_parse import FilePatch, Hunk, PatchError
+from tools.files.edit_match import closest_block
+from tools.files.edit_rungs import fold, same_shifted, same_trailing
+from tools.files.patch_ops import FilePatch, Hunk, PatchError
 
 
 @dataclass
@@ -41,8 +42,9 @@ def plan_patch(patches: list[FilePatch], files: Mapping[str, str | None]) -> Pla
     for fp in patches:
         if fp.op == "add":
             if state.get(fp.path) is not None:
-                raise PatchError(f"{fp.path}: cannot add, the file already exists; "
-                                 f"update it instead")
+                raise PatchError(_exists(fp.path, f"{fp.path}: cannot add, it already exists",
+                                         "adding it",
+                                         f"to change it, send '*** Update File: {fp.path}'"))
             state[fp.path] = fp.content
             plan.final[fp.path] = fp.content
             plan.origin.pop(fp.path, None)
@@ -58,7 +60,9 @@ def plan_patch(patches: list[FilePatch], files: Mapping[str, str | None]) -> Pla
             dest = fp.move_to or fp.path
             if dest != fp.path:
                 if state.get(dest) is not None:
-                    raise PatchError(f"{fp.path}: cannot move to {dest}, which already exists")
+                    raise PatchError(_exists(dest, f"{fp.path}: cannot move to {dest}, which "
+                                                   f"already exists", "the move",
+                                             "else move it to a path that is free"))
                 state[fp.path] = plan.final[fp.path] = None
                 plan.origin[dest] = plan.origin.pop(fp.path, fp.path)
                 if fp.path in plan.modes:
@@ -67,6 +71,17 @@ def plan_patch(patches: list[FilePatch], files: Mapping[str, str | None]) -> Pla
         if fp.new_mode is not None and fp.op != "delete":
             plan.modes[fp.move_to or fp.path] = fp.new_mode
     return plan
+
+
+def _exists(path: str, what: str, then: str, otherwise: str) -> str:
+    """The refusal of an add or a move onto the existing file `path`.
+
+    Codex overwrites the file silently; ama refuses on purpose, since the model most
+    often did not know the file was there, and says how to replace it on purpose.
+    """
+    return (f"{what}, and apply_patch never overwrites a file unasked. To replace it, "
+            f"send '*** Delete File: {path}' (or its deletion in a unified diff) before "
+            f"{then} in the same patch; {otherwise}")
 
 
 def apply_hunks(text: str, hunks: tuple[Hunk, ...], name: str) -> str:

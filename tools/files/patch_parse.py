@@ -4,10 +4,7 @@ Two formats are read:
 - unified diff, as `diff -u` and `git diff` write it: `--- a/x` / `+++ b/x`, `@@`
   hunks, `/dev/null` for added and deleted files, and git's extended headers
   (`rename from/to`, `new file mode`, `deleted file mode`, `old/new mode`);
-- the Codex envelope: `*** Begin Patch`, `*** Add File: p` (lines prefixed `+`),
-  `*** Delete File: p`, `*** Update File: p` with an optional `*** Move to: q` and
-  hunks that start with `@@` or `@@ some line to anchor on`, `*** End of File`,
-  and `*** End Patch`.
+- the Codex envelope (`*** Begin Patch` ... `*** End Patch`), read by patch_envelope.
 
 Hunk line counts in `@@ -a,b +c,d @@` are hints, not law: models miscount, so a hunk
 runs until the next hunk or file header.
@@ -16,62 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
-from tools.base import ToolError
-
-
-class PatchError(ToolError):
-    """The patch could not be parsed or applied; the message says where and why."""
-
-
-@dataclass(frozen=True)
-class Hunk:
-    """One hunk.
-
-    lines:     (tag, text) with tag " " (context), "-" (removed) or "+" (added).
-    header:    how to name the hunk in messages ("@@ -10,4 +10,5 @@", "@@ def f():").
-    anchor:    Codex `@@ line`: the hunk sits after the first line matching it.
-    old_start: unified `-a`: 1-based line where the old lines begin (a hint).
-    at_eof:    Codex `*** End of File`: the hunk ends at the end of the file.
-    old_no_newline / new_no_newline: `\\ No newline at end of file` followed the
-               hunk's last old-side / new-side line.
-    """
-
-    lines: tuple[tuple[str, str], ...]
-    header: str = "@@"
-    anchor: str | None = None
-    old_start: int | None = None
-    at_eof: bool = False
-    old_no_newline: bool = False
-    new_no_newline: bool = False
-
-    @property
-    def old(self) -> list[str]:
-        return [t for tag, t in self.lines if tag != "+"]
-
-    @property
-    def new(self) -> list[str]:
-        return [t for tag, t in self.lines if tag != "-"]
-
-
-@dataclass(frozen=True)
-class FilePatch:
-    """What to do to one file.
-
-    op:       "add" (content is the whole new file), "delete", or "update" (hunks,
-              possibly none when only moving or changing mode).
-    path:     the file as the patch names it (relative to the workspace).
-    move_to:  the new path for a rename / `*** Move to:`.
-    new_mode: permission bits from git's `new file mode` / `new mode` (e.g. 0o755).
-    """
-
-    op: Literal["add", "delete", "update"]
-    path: str
-    hunks: tuple[Hunk, ...] = ()
-    content: str = ""
-    move_to: str | None = None
-    new_mode: int | None = None
+from tools.files.patch_envelope import parse_envelope
+from tools.files.patch_ops import FilePatch, Hunk, PatchError
 
 
 def parse_patch(text: str) -> list[FilePatch]:
@@ -91,101 +35,10 @@ def parse_patch(text: str) -> list[FilePatch]:
     return patches
 
 
-# --- the Codex envelope -------------------------------------------------------------------
-
-_ENV_FILE = re.compile(r"^\*\*\* (Add|Delete|Update) File: (.+)$")
-
-
-def parse_envelope(lines: list[str]) -> list[FilePatch]:
-    i = next(n for n, ln in enumerate(lines) if ln.strip() == "*** Begin Patch") + 1
-    out: list[FilePatch] = []
-    while True:
-        if i >= len(lines):
-            raise PatchError("the patch ends without '*** End Patch' (was it cut off?)")
-        line = lines[i]
-        if line.strip() == "*** End Patch":
-            return out
-        if not line.strip():
-            i += 1
-            continue
-        m = _ENV_FILE.match(line.strip())
-        if not m:
-            raise PatchError(f"patch line {i + 1}: expected '*** Add File:', '*** Delete "
-                             f"File:', '*** Update File:' or '*** End Patch', got {line!r}")
-        kind, path = m.group(1), m.group(2).strip()
-        i += 1
-        if kind == "Delete":
-            out.append(FilePatch("delete", path))
-        elif kind == "Add":
-            body: list[str] = []
-            while i < len(lines) and not lines[i].startswith("***"):
-                ln = lines[i]
-                if ln.startswith("+"):
-                    body.append(ln[1:])
-                elif ln.strip():
-                    raise PatchError(f"patch line {i + 1}: in '*** Add File: {path}' every "
-                                     f"line must start with '+', got {ln!r}")
-                else:
-                    body.append("")
-                i += 1
-            while body and body[-1] == "":  # blank lines before the next header
-                body.pop()
-            out.append(FilePatch("add", path, content="".join(b + "\n" for b in body)))
-        else:
-            move_to = None
-            if i < len(lines) and lines[i].startswith("*** Move to:"):
-                move_to = lines[i][len("*** Move to:"):].strip()
-                i += 1
-            hunks, i = _envelope_hunks(lines, i, path)
-            if not hunks and move_to is None:
-                raise PatchError(f"'*** Update File: {path}' has no hunks")
-            out.append(FilePatch("update", path, hunks=tuple(hunks), move_to=move_to))
-
-
-def _envelope_hunks(lines: list[str], i: int, path: str) -> tuple[list[Hunk], int]:
-    hunks: list[Hunk] = []
-    cur: list[tuple[str, str]] | None = None
-    header, anchor = "@@", None
-
-    def close(at_eof: bool = False) -> None:
-        nonlocal cur
-        if cur is not None:
-            if not any(tag != " " for tag, _ in cur):
-                raise PatchError(f"{path}: hunk {len(hunks) + 1} ({header}) changes nothing")
-            hunks.append(Hunk(tuple(cur), header=header, anchor=anchor, at_eof=at_eof))
-        cur = None
-
-    while i < len(lines):
-        ln = lines[i]
-        if ln.strip() == "*** End of File":
-            close(at_eof=True)
-            i += 1
-            continue
-        if ln.startswith("***"):
-            break
-        if ln.startswith("@@"):
-            close()
-            header = ln.strip()
-            anchor = ln[2:].strip() or None
-            cur = []
-        elif ln[:1] in (" ", "-", "+") or ln == "":
-            if cur is None:  # the first hunk may leave out its @@
-                header, anchor, cur = f"hunk {len(hunks) + 1}", None, []
-            cur.append((ln[:1] or " ", ln[1:]))
-        else:
-            raise PatchError(f"patch line {i + 1}: in '*** Update File: {path}' a hunk line "
-                             f"must start with ' ', '-', '+' or '@@', got {ln!r}")
-        i += 1
-    if cur is not None:
-        while cur and cur[-1] == (" ", ""):  # blank lines before the next header
-            cur.pop()
-    close()
-    return hunks, i
-
-
 # --- unified diff -------------------------------------------------------------------------
 
-_HUNK = re.compile(r"^@@+ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@+(.*)$")
+# Counts past 12 digits are no line numbers (and int() refuses a few thousand digits).
+_HUNK = re.compile(r"^@@+ -(\d{1,12})(?:,(\d{1,12}))? \+(\d{1,12})(?:,(\d{1,12}))? @@+(.*)$")
 _MODE = re.compile(r"^(old mode|new mode|new file mode|deleted file mode) ([0-7]+)\s*$")
 
 
@@ -211,13 +64,14 @@ def parse_unified(lines: list[str]) -> list[FilePatch]:
     while i < len(lines):
         ln = lines[i]
         if ln.startswith("diff --git "):
-            cur = _Section(git_paths=_git_header_paths(ln[len("diff --git "):]), line=i + 1)
+            cur = _Section(git_paths=_git_header_paths(ln[len("diff --git "):], i + 1),
+                           line=i + 1)
             sections.append(cur)
         elif ln.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
             if cur is None or cur.headers is not None or cur.hunks:
                 cur = _Section(line=i + 1)
                 sections.append(cur)
-            cur.headers = (_header_path(ln[4:]), _header_path(lines[i + 1][4:]))
+            cur.headers = (_header_path(ln[4:], i + 1), _header_path(lines[i + 1][4:], i + 2))
             i += 1
         elif ln.startswith("@@"):
             if cur is None:
@@ -233,9 +87,9 @@ def parse_unified(lines: list[str]) -> list[FilePatch]:
             if kind in ("new mode", "new file mode"):
                 cur.new_mode = mode
         elif cur is not None and ln.startswith("rename from "):
-            cur.rename_from = _unquote(ln[len("rename from "):])
+            cur.rename_from = _unquote(ln[len("rename from "):], i + 1)
         elif cur is not None and ln.startswith("rename to "):
-            cur.rename_to = _unquote(ln[len("rename to "):])
+            cur.rename_to = _unquote(ln[len("rename to "):], i + 1)
         elif ln.startswith(("GIT binary patch", "Binary files ")):
             raise PatchError(f"patch line {i + 1}: binary patches are not supported")
         elif ln.startswith(("copy from ", "copy to ")):
@@ -336,20 +190,23 @@ def _unified_hunk(lines: list[str], i: int) -> tuple[Hunk, int]:
                 old_no_newline=flags["old"], new_no_newline=flags["new"]), i
 
 
-def _header_path(raw: str) -> str | None:
+def _header_path(raw: str, line: int) -> str | None:
     """The path in a `---`/`+++` line: no timestamp, unquoted; None for /dev/null."""
     raw = raw.rstrip()
-    if not raw.startswith('"') and "\t" in raw:
+    if raw.startswith('"'):
+        quoted = _QUOTED.match(raw)  # a timestamp may follow the closing quote
+        raw = quoted.group(0) if quoted else raw
+    elif "\t" in raw:
         raw = raw.split("\t", 1)[0]
-    path = _unquote(raw)
+    path = _unquote(raw, line)
     return None if path == "/dev/null" else path
 
 
-def _git_header_paths(rest: str) -> tuple[str, str] | None:
+def _git_header_paths(rest: str, line: int) -> tuple[str, str] | None:
     """The two paths of `diff --git a/x b/x` (used when there is no ---/+++ pair)."""
     if rest.startswith('"'):
-        m = re.match(r'^("(?:[^"\\]|\\.)*")\s+(.+)$', rest)
-        return (_unquote(m.group(1)), _unquote(m.group(2))) if m else None
+        m = re.match(_QUOTED.pattern + r"\s+(.+)$", rest)
+        return (_unquote(m.group(1), line), _unquote(m.group(2), line)) if m else None
     # Unquoted paths may hold spaces; git's own rule: the two halves are the same name.
     half = len(rest) // 2
     if len(rest) > 2 and rest[half] == " " and rest[:half][2:] == rest[half + 1:][2:]:
@@ -358,15 +215,39 @@ def _git_header_paths(rest: str) -> tuple[str, str] | None:
     return (parts[0], "b/" + parts[1]) if len(parts) == 2 else None
 
 
-def _unquote(s: str) -> str:
+# git's C-style quoting of paths: these escapes, and \ooo octal for other bytes
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+_OCTAL = re.compile(r"[0-3][0-7]{2}")
+_QUOTED = re.compile(r'^("(?:[^"\\]|\\.)*")')
+
+
+def _unquote(s: str, line: int) -> str:
+    """A path as git writes it in patch line `line`: in double quotes with C escapes
+    (UTF-8 bytes as octal, `\\303\\251`), or plain. PatchError for a bad quoting."""
     s = s.strip()
-    if len(s) >= 2 and s[0] == s[-1] == '"':
-        body = s[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
-        try:
-            return body.encode("latin-1").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            return body
-    return s
+    if not (len(s) >= 2 and s[0] == s[-1] == '"'):
+        return s
+    body, out, i = s[1:-1], bytearray(), 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out += c.encode("utf-8", "surrogatepass")
+            i += 1
+        elif body[i + 1:i + 2] in _ESCAPES:
+            out.append(_ESCAPES[body[i + 1]])
+            i += 2
+        elif _OCTAL.fullmatch(body[i + 1:i + 4]):
+            out.append(int(body[i + 1:i + 4], 8))
+            i += 4
+        else:
+            raise PatchError(f"patch line {line}: bad escape {body[i:i + 4]!r} in the quoted "
+                             f"path {s}; quote a path as git does (\\\\, \\\", \\t, \\n, "
+                             f"octal \\ooo for other bytes) or give it unquoted")
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PatchError(f"patch line {line}: the quoted path {s} is not UTF-8 once its "
+                         f"escapes are read; give the path as UTF-8") from None
 
 
 def _strip_prefix(path: str | None, prefix: str) -> str | None:

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from tools.base import BaseTool, ToolContext, ToolError, ToolResult
 from tools.files import fsops
 from tools.files.patch_apply import Plan, plan_patch
-from tools.files.patch_parse import FilePatch, parse_patch
+from tools.files.patch_ops import FilePatch
+from tools.files.patch_parse import parse_patch
 from tools.files.textio import (DEFAULT_FORMAT, TextFormat, binary_kind, decode, encode,
                                 line_stats, plus_minus, to_lf, to_newline)
 from tools.paths import relpath, resolve
@@ -29,7 +30,9 @@ class ApplyPatch(BaseTool):
         "'*** Delete File: p', or '*** Update File: p' [+ '*** Move to: q'] with hunks "
         "of ' ' context, '-' and '+' lines, each hunk opened by '@@' (optionally '@@ a "
         "line to anchor on'), then '*** End Patch'. Give ~3 lines of context around each "
-        "change. All or nothing: if any hunk fails, no file is changed."
+        "change. All or nothing: if any hunk fails, no file is changed. Unlike Codex, a "
+        "patch never overwrites an existing file by adding it or moving onto it: to "
+        "replace a file, delete it earlier in the same patch."
     )
     params = ApplyPatchParams
     mutating = True
