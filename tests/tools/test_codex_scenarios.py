@@ -16,8 +16,9 @@ from tools.base import ToolContext, ToolError
 from tools.files.patch_tool import ApplyPatch
 from tools.sandbox.local import LocalSandbox
 
-SCENARIOS = Path(os.environ.get("AMA_CONFORMANCE_DIR", "/work/shared/conformance")) \
-    / "codex_apply_patch"
+# shared/ lies beside the checkout (here and in CI)
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+SCENARIOS = Path(os.environ.get("AMA_CONFORMANCE_DIR", SHARED)) / "codex_apply_patch"
 
 # Codex overwrites silently, or keeps what it did before a later failure; ama refuses
 # the whole patch, leaves the tree as it was and tells the model what to send.
@@ -54,8 +55,8 @@ def run_scenario(name: str, root: Path) -> str | None:
     return None
 
 
-@pytest.mark.skipif(not _scenarios(), reason=f"the shared scenarios are absent at {SCENARIOS} "
-                                              f"(set AMA_CONFORMANCE_DIR)")
+@pytest.mark.skipif(not _scenarios(), reason=f"the shared scenarios are not available at "
+                                              f"{SCENARIOS} (set AMA_CONFORMANCE_DIR)")
 @pytest.mark.parametrize("name", _scenarios() or ["none"])
 def test_codex_scenario(name, tmp_path):
     root = tmp_path / "work"
