@@ -30,7 +30,13 @@ def isolated_env(home: Path, extra: dict | None = None) -> dict:
     return env
 
 
-def run_ama(args: tuple[str, ...], env: dict, stdin: str = "", timeout: float = 60) -> Run:
+def run_ama(args: tuple[str, ...], env: dict, stdin: str | bytes = "", timeout: float = 60) -> Run:
+    """Run `python -m agent ARGS`; `stdin` as text, or as bytes (binary input)."""
+    if isinstance(stdin, bytes):
+        proc = subprocess.run([sys.executable, "-m", "agent", *args], input=stdin,
+                              capture_output=True, env=env, timeout=timeout)
+        return Run(proc.returncode, proc.stdout.decode(errors="replace"),
+                   proc.stderr.decode(errors="replace"))
     proc = subprocess.run([sys.executable, "-m", "agent", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=timeout)
     return Run(proc.returncode, proc.stdout, proc.stderr)

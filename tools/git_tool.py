@@ -87,6 +87,8 @@ def _argv(args: Union[str, list[str]]) -> list[str]:
             argv = shlex.split(args)
         except ValueError as e:
             raise ToolError(f"could not split git arguments: {e}") from None
+    if any("\0" in a for a in argv):   # no OS call takes one; the file tools refuse them too
+        raise ToolError("git arguments cannot contain a NUL byte (\\0); send them again without it")
     if argv and argv[0] == "git":
         argv = argv[1:]
     return argv

@@ -17,7 +17,7 @@ from typing import List, Optional
 
 import typer
 
-from agent.cli.fail import fail
+from agent.cli.fail import fail, say
 from agent.core.errors import AmaError, BadInput, RuntimeFailure
 
 SUBCOMMANDS = {   # name -> the line `ama --help` shows for it
@@ -238,7 +238,11 @@ def main(argv: list[str] | None = None) -> None:
     for flag in ("--resume", "-r"):  # `--resume` without an ID: the latest session
         if flag in argv and (argv.index(flag) + 1 == len(argv) or argv[argv.index(flag) + 1][:1] == "-"):
             argv = [*argv[:argv.index(flag)], "--resume=", *argv[argv.index(flag) + 1:]]
-    target(args=argv, prog_name="ama")
+    try:
+        target(args=argv, prog_name="ama")
+    except AmaError as e:   # from a command that did not catch it (e.g. AMA_HOME unwritable)
+        say(e)
+        sys.exit(e.exit_code)
 
 
 if __name__ == "__main__":

@@ -7,18 +7,23 @@
     flags    what the user passed on the command line
 
 Each value remembers where it came from (`Config.source(key)`). Lists under
-`permissions` add up across layers. A bad file raises BadInput naming the file, the
-line and the key.
+`permissions` add up across layers. Anything wrong — a file that is not TOML, nested too
+deeply or unreadable, an unknown key, a value of the wrong type or out of its range (a
+number too large for a float, a negative limit) — raises BadInput naming the file, the
+line and the key; nothing else escapes.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from agent.config.schema import ADDITIVE, KEYS, Key, env_name, find_key, is_prefix
+from agent.config.schema import (ADDITIVE, KEYS, RANGES, REQUEST_KEYS, Key, env_name, find_key,
+                                 is_prefix)
 from agent.core.errors import BadInput
 
 PROJECT_FILE = ".ama/config.toml"
@@ -78,17 +83,17 @@ def load_config(project_root: Path | None, *, trusted: bool, flags: Mapping[str,
     _apply_file(cfg, user_config_path(env), "user config")
     if project_root is not None:
         path = Path(project_root) / PROJECT_FILE
-        if path.is_file():
+        if _is_file(path):
             if trusted:
                 _apply_file(cfg, path, "project config")
             else:
                 cfg.notices.append(f"{path} is ignored until you trust this repository "
                                    f"(--trust, or answer the prompt in the REPL)")
     for item in extra:
-        if "=" in item and not Path(item).is_file():
+        if "=" in item and not _is_file(_expand(item)):
             _apply_assignment(cfg, item)
         else:
-            _apply_file(cfg, Path(item).expanduser(), "--config", must_exist=True)
+            _apply_file(cfg, _expand(item), "--config", must_exist=True)
     for key in KEYS:
         if key.env and env.get(env_name(key)) not in (None, ""):
             value = _from_text(key, env[env_name(key)], f"environment variable {env_name(key)}")
@@ -105,16 +110,16 @@ def load_config(project_root: Path | None, *, trusted: bool, flags: Mapping[str,
 # ---- reading files ---------------------------------------------------------------
 
 def _apply_file(cfg: Config, path: Path, label: str, must_exist: bool = False) -> None:
-    if not path.is_file():
+    if not _is_file(path):
         if must_exist:
-            raise BadInput(f"--config {path}: no such file (give a TOML file or KEY=VALUE)")
+            raise BadInput(f"--config {_short(str(path))}: no such file (give a TOML file or KEY=VALUE)")
         return
-    import tomllib
-    text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:  # its message carries "(at line L, column C)"
-        raise BadInput(f"{path}: invalid TOML: {e}") from None
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read it ({e.strerror or e}); fix its permissions "
+                       f"or remove it") from None
+    data = _parse_toml(text, str(path))
     lines = _key_lines(text)
     cfg.files.append(path)
     for name, value in _flatten(data, path, lines):
@@ -127,19 +132,56 @@ def _apply_file(cfg: Config, path: Path, label: str, must_exist: bool = False) -
 
 def _apply_assignment(cfg: Config, item: str) -> None:
     """`--config KEY=VALUE`: VALUE is TOML (`max_turns=5`, `network=true`), else a string."""
-    import tomllib
     name, _, raw = item.partition("=")
     name = name.strip()
+    where = f"--config {_short(item)}"
     key = find_key(name)
     if key is None:
-        raise BadInput(f"--config {item}: unknown key {name!r}; known keys: {_known()}")
+        raise BadInput(f"{where}: unknown key {_short(name)!r}; known keys: {_known()}")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
+        value = _parse_toml(f"v = {raw}", where)["v"]
+    except _NotToml:
+        value = raw.strip()   # the text itself
     if key.kind == "list" and isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
-    cfg.set(name, _check(key, name, value, f"--config {item}"), f"--config {name}")
+    cfg.set(name, _check(key, name, value, where), f"--config {name}")
+
+
+class _NotToml(BadInput):
+    """The text is not TOML at all (rather than TOML too deep or too large to read)."""
+
+
+def _parse_toml(text: str, where: str) -> dict[str, Any]:
+    """tomllib.loads, every failure a BadInput saying `where`. tomllib recurses once per
+    nested array or inline table, and reads integers of any length."""
+    import tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:  # its message carries "(at line L, column C)"
+        raise _NotToml(f"{where}: invalid TOML: {e}") from None
+    except RecursionError:
+        raise BadInput(f"{where}: arrays or inline tables nested too deeply to read; "
+                       f"no config value needs more than a few levels") from None
+    except ValueError as e:   # an integer of more than 4,300 digits
+        raise BadInput(f"{where}: invalid TOML: {e}") from None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):   # a name too long for the OS, a NUL byte
+        return False
+
+
+def _expand(item: str) -> Path:
+    try:
+        return Path(item).expanduser()
+    except (RuntimeError, ValueError):   # ~name of a user who does not exist; a NUL byte
+        return Path(item)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _flatten(data: Mapping[str, Any], path: Path, lines: dict[str, int],
@@ -183,9 +225,14 @@ _KIND_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "boo
                "list": "a list of strings", "table": "a table"}
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxlong, _REPR.maxother = 60, 40, 60
+
+
 def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> Any:
     """`value` checked (and converted) for `key`; BadInput says `where` and what is wrong."""
-    what = f"{where} {value!r}" if flag else f"{where}: {name} = {value!r}"
+    shown = _REPR.repr(value)
+    what = f"{where} {shown}" if flag else f"{where}: {name} = {shown}"
     ok = {
         "str": isinstance(value, str),
         "int": isinstance(value, int) and not isinstance(value, bool),
@@ -201,10 +248,29 @@ def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> A
                                               len(value) > len(c)) for c in key.choices):
         raise BadInput(f"{what}: choose one of "
                        f"{', '.join(c + 'NAME' if c.endswith(':') else c for c in key.choices)}")
-    if key.kind == "float":
-        value = float(value)
+    if key.kind in ("int", "float"):
+        value = _number(key, name, value, what)
     if key.kind == "list":
         value = list(value)
+    return value
+
+
+def _number(key: Key, name: str, value: int | float, what: str) -> int | float:
+    """A finite number within the key's range (an int within 64 bits)."""
+    if key.kind == "float":
+        try:
+            value = float(value)
+        except OverflowError:
+            raise BadInput(f"{what}: too large for a number; {name} takes values up to "
+                           f"about 1e308") from None
+        if not math.isfinite(value):
+            raise BadInput(f"{what}: {name} must be a finite number") from None
+    elif abs(value) >= 2 ** 63:
+        raise BadInput(f"{what}: too large; {name} takes integers below 2**63")
+    if key.check:
+        ok, wanted = RANGES[key.check]
+        if not ok(value):
+            raise BadInput(f"{what}: {name} must be {wanted}")
     return value
 
 
@@ -233,7 +299,7 @@ def _known() -> str:
 
 def model_options(cfg: Config, model: str) -> dict[str, Any]:
     """Provider options from config: base_url and api_key (from `api_key_env`) of the
-    model's provider, context_window, prices."""
+    model's provider, context_window, prices, and the retry and timeout keys."""
     opts: dict[str, Any] = {}
     scheme = model.split(":", 1)[0]
     provider = cfg.table("providers").get(scheme, {})
@@ -247,6 +313,9 @@ def model_options(cfg: Config, model: str) -> dict[str, Any]:
         opts["api_key"] = os.environ[var]
     if cfg.get("context_window"):
         opts["context_window"] = cfg.get("context_window")
+    for name in REQUEST_KEYS:    # retries and timeout: the providers' RetryPolicy and client
+        if cfg.get(name) is not None:
+            opts[name] = cfg.get(name)
     prices = cfg.table("prices")
     if prices:
         opts["prices"] = prices

@@ -7,7 +7,7 @@ validation, `ama config show` and the `AMA_*` environment names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tools.sandbox.select import KINDS as SANDBOX_KINDS
 
@@ -24,6 +24,8 @@ class Key:
     help:    one line for `ama config show --keys`.
     choices: allowed values of a "str" key (a trailing ":" allows a prefix, "branch:").
     env:     whether `AMA_<NAME>` sets it (lists from the environment are comma-separated).
+    check:   the range of a number, a name in RANGES ("" for any). Numbers are always
+             finite, and ints fit in 64 bits.
     """
     name: str
     kind: str
@@ -31,18 +33,38 @@ class Key:
     help: str = ""
     choices: tuple[str, ...] = ()
     env: bool = True
+    check: str = ""
 
+
+# The ranges a number may be held to: name -> (test, what the error says it must be).
+# SessionOptions and RunRequest hold their fields to the same ones.
+RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "count": (lambda v: v >= 1, "at least 1"),
+    "positive": (lambda v: v > 0, "greater than 0"),        # NaN is neither: refused
+    "non-negative": (lambda v: v >= 0, "0 or more"),
+    "fraction": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
+}
 
 KEYS: tuple[Key, ...] = (
     # --- the run
     Key("model", "str", DEFAULT_MODEL, "PROVIDER:MODEL, e.g. openai:gpt-5.2, script:FILE.jsonl"),
-    Key("max_turns", "int", 50, "stop after this many model turns (exit 3)"),
-    Key("max_cost", "float", None, "stop once the session has cost this many USD (exit 3)"),
-    Key("max_time", "float", None, "stop after this many seconds (exit 3)"),
+    Key("max_turns", "int", 50, "stop after this many model turns (exit 3)", check="count"),
+    Key("max_cost", "float", None, "stop once the session has cost this many USD (exit 3)",
+        check="positive"),
+    Key("max_time", "float", None, "stop after this many seconds (exit 3)", check="positive"),
     Key("apply", "str", "patch", "headless: patch | tree | commit | branch:NAME",
         choices=("patch", "tree", "commit", "branch:")),
     Key("verify", "str", None, "a command that must pass in the sandbox for the run to be done"),
-    Key("max_verify", "int", 3, "how many times `verify` may run"),
+    Key("max_verify", "int", 3, "how many times `verify` may run", check="count"),
+    # --- model requests (unset: the provider's own default, in brackets)
+    Key("max_retries", "int", None, "retries of a failed model request: 429, 5xx, timeouts, "
+        "cut streams (4)", check="non-negative"),
+    Key("retry_base_delay", "float", None, "seconds before the first retry; doubles each "
+        "time (1)", check="non-negative"),
+    Key("retry_max_delay", "float", None, "the longest wait between two retries, in seconds (30)",
+        check="non-negative"),
+    Key("timeout", "float", None, "seconds a model request may go without an answer before it "
+        "is retried (600)", check="positive"),
     # --- sandbox
     Key("sandbox", "str", None, "docker | bwrap | local (default: docker, else bwrap)",
         choices=SANDBOX_KINDS),
@@ -55,25 +77,37 @@ KEYS: tuple[Key, ...] = (
     Key("permissions.ask", "list", [], "rules that always ask (a denial in headless mode)"),
     Key("permissions.deny", "list", [], "rules that never run; checked first"),
     # --- context
-    Key("context_window", "int", None, "override the model's context window, in tokens"),
+    Key("context_window", "int", None, "override the model's context window, in tokens",
+        check="count"),
     Key("compaction.threshold", "float", 0.8,
-        "compact the conversation when it fills this fraction of the context window"),
-    Key("compaction.keep_turns", "int", 2, "recent model turns kept verbatim when compacting"),
-    Key("repo_map.max_tokens", "int", 1024, "size of the first turn's repo map (0: none)"),
+        "compact the conversation when it fills this fraction of the context window",
+        check="fraction"),
+    Key("compaction.keep_turns", "int", 2, "recent model turns kept verbatim when compacting",
+        check="non-negative"),
+    Key("repo_map.max_tokens", "int", 1024, "size of the first turn's repo map (0: none)",
+        check="non-negative"),
     # --- providers and prices (never from an untrusted repo)
     Key("providers.*.base_url", "str", None, "API base URL of a provider (anthropic, openai, …)",
         env=False),
     Key("providers.*.api_key_env", "str", None, "the environment variable that holds its API key",
         env=False),
-    Key("prices.*.input", "float", None, "USD per million input tokens of a model", env=False),
-    Key("prices.*.output", "float", None, "USD per million output tokens", env=False),
-    Key("prices.*.cache_read", "float", None, "USD per million cached input tokens", env=False),
-    Key("prices.*.cache_write", "float", None, "USD per million cache-write tokens", env=False),
-    Key("prices.*.context_window", "int", None, "the model's context window", env=False),
+    Key("prices.*.input", "float", None, "USD per million input tokens of a model", env=False,
+        check="non-negative"),
+    Key("prices.*.output", "float", None, "USD per million output tokens", env=False,
+        check="non-negative"),
+    Key("prices.*.cache_read", "float", None, "USD per million cached input tokens", env=False,
+        check="non-negative"),
+    Key("prices.*.cache_write", "float", None, "USD per million cache-write tokens", env=False,
+        check="non-negative"),
+    Key("prices.*.context_window", "int", None, "the model's context window", env=False,
+        check="count"),
     # --- reserved for extensions that run commands (never from an untrusted repo)
     Key("hooks", "table", None, "commands run on agent events", env=False),
     Key("mcp_servers", "table", None, "MCP servers to start", env=False),
 )
+
+# Provider options the config passes through to the model unchanged (agent/models/retry.py).
+REQUEST_KEYS = ("max_retries", "retry_base_delay", "retry_max_delay", "timeout")
 
 # Lists that add up across layers instead of replacing each other: a project may add a
 # deny rule to the user's, and a flag an allow rule to the config's.

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from agent.config.home import ama_home
+from agent.config.home import ama_home, unwritable
 
 MEMORY_NAMES = ("AGENTS.md", "CLAUDE.md")   # instruction files (agent/session/memory.py)
 
@@ -185,5 +185,8 @@ def _load() -> dict:
 def _save(repos: dict) -> None:
     path = ama_home() / STORE
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"repos": repos}, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a crash leaves the old store or the new, never half
+    try:
+        tmp.write_text(json.dumps({"repos": repos}, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)  # atomic: a crash leaves the old store or the new, never half
+    except OSError as e:
+        raise unwritable(path, e) from None

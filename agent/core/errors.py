@@ -35,10 +35,17 @@ class ModelError(RuntimeFailure):
 class StreamInterrupted(ModelError):
     """A model stream broke off after deltas were already yielded.
 
-    The partial turn must be discarded, never recorded; the loop retries the whole
-    turn once and reports this error if that fails too.
+    The partial turn must be discarded, never recorded; the loop retries the whole turn
+    and reports this error once the retries are spent.
+
+    retry_delays: seconds to wait before each retry the provider's policy allows (as
+                  many as it gives a 5xx); the default is one retry at once.
     """
     subtype = "error_model"
+
+    def __init__(self, message: str, retry_delays: tuple[float, ...] = (0.0,)):
+        super().__init__(message)
+        self.retry_delays = retry_delays
 
 
 class SandboxError(RuntimeFailure):

@@ -136,11 +136,19 @@ class Agent:
     # ---- query: one model turn ----------------------------------------------------
 
     def _query(self, turn: int) -> tuple[Message, str]:
-        try:
-            return self._stream_turn(turn)
-        except StreamInterrupted as e:  # partial output was shown, never recorded: retry once
-            self.emit(ev.Notice("warning", f"model stream cut off ({e.message}); retrying the turn"))
-            return self._stream_turn(turn)
+        retries = 0
+        while True:
+            try:
+                return self._stream_turn(turn)
+            except StreamInterrupted as e:  # partial output was shown, never recorded: retry
+                if retries >= len(e.retry_delays):
+                    raise StreamInterrupted(f"{e.message} (gave up after {retries + 1} attempts)",
+                                            e.retry_delays) from e
+                self.emit(ev.Notice("warning", f"model stream cut off ({e.message}); "
+                                               f"retrying the turn"))
+                if self.ctx.cancel.wait(e.retry_delays[retries]):
+                    raise Interrupted("interrupted by the user") from None
+                retries += 1
 
     def _stream_turn(self, turn: int) -> tuple[Message, str]:
         text: list[str] = []
@@ -198,8 +206,8 @@ class Agent:
         """Look up, validate and permission-check a call: (tool, args, mutating), or a
         ToolError if it must not run."""
         if call.arguments_error:
-            raise ToolError(f"the arguments of {call.name} were not valid JSON "
-                            f"({call.arguments_error}); send them again as one JSON object")
+            raise ToolError(f"{call.name} was not run: {call.arguments_error}; send the "
+                            f"arguments again as one JSON object")
         tool = self._tools.get(call.name)
         if tool is None:
             raise ToolError(f"unknown tool {call.name!r}; available: {', '.join(self._tools)}")

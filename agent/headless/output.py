@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.core.errors import AmaError
-from agent.session.apply import apply_change_set
+from agent.session.apply import apply_change_set, write_patch
 from agent.session.options import RunRequest
 from agent.session.result import RunResult
 
@@ -31,7 +31,10 @@ def deliver(result: RunResult, request: RunRequest, user_root: Path) -> RunResul
         return dataclasses.replace(result, applied=applied)
     if (request.apply == "patch" and request.patch_out is not None
             and not (request.untrusted and protected_paths(cs))):
-        request.patch_out.write_text(cs.patch)
+        try:
+            write_patch(cs, request.patch_out)
+        except AmaError as e:   # the run's own error, if it had one, says more
+            return result if result.is_error else result.failed(e)
     return result
 
 

@@ -4,7 +4,8 @@
 event generator. A failure before anything was yielded is retried from the request
 (with exponential backoff and jitter, honouring Retry-After); a failure after
 events were yielded raises `StreamInterrupted`, because the caller has already shown
-part of a turn that must now be thrown away. Failures that no retry can fix (bad
+part of a turn that must now be thrown away (it carries the waits for the retries the
+policy allows, and the loop retries the turn with them). Failures that no retry can fix (bad
 key, unknown model, context too long) raise `ModelError` at once.
 
 Nothing here imports an SDK: providers pass a `classify` function that turns their
@@ -104,10 +105,11 @@ def stream_with_retries(open_stream: Callable[[], Iterator[Any]],
                 raise
             if not failure.retryable:
                 raise ModelError(failure.message) from exc
-            if yielded:
+            if yielded:   # the caller retries the whole turn, with the same budget
                 raise StreamInterrupted(
                     f"the model's response was cut off midway ({failure.message}); "
-                    f"the partial turn was discarded") from exc
+                    f"the partial turn was discarded",
+                    tuple(policy.backoff(n, None) for n in range(policy.max_retries))) from exc
             if attempt >= policy.max_retries:
                 tries = policy.max_retries + 1
                 raise ModelError(f"{failure.message} (gave up after {tries} "

@@ -15,6 +15,7 @@ It is a real provider: the tests, the examples and CI reproductions use it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from agent.core.errors import BadInput
 from agent.models.tool_args import make_tool_call
 from agent.core.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
                          ThinkingDelta, ToolCall, ToolCallDelta, ToolCallDone, ToolSpec, Usage)
+from tools import json_safe
 
 END_TEXT = "(script ended)"
 _TURN_KEYS = {"text", "tool_calls", "thinking", "delay", "usage"}
@@ -34,23 +36,32 @@ def create(rest: str, options: dict[str, Any]) -> "ScriptModel":
     attempt = int(options.get("attempt", 0))
     path = Path(paths[min(attempt, len(paths) - 1)]).expanduser()
     base = options.get("cwd")
-    if not path.is_absolute() and base and not path.exists():
+    if not path.is_absolute() and base and not os.path.exists(path):   # never raises
         path = Path(base) / path
     return ScriptModel(load_script(path), name=f"script:{rest}")
 
 
 def load_script(path: Path) -> list[dict[str, Any]]:
     """Read and validate a script file. Raises BadInput naming the file and line."""
-    if not path.is_file():
-        raise BadInput(f"script file {path} not found; give --model script:PATH with an existing JSONL file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"script file {path} not found; give --model script:PATH with an existing "
+                       f"JSONL file") from None
+    except OSError as e:
+        raise BadInput(f"script file {path}: {e.strerror or e}; give --model script:PATH with an "
+                       f"existing JSONL file") from None
+    except UnicodeDecodeError as e:
+        raise BadInput(f"script file {path} is not UTF-8 text (byte {e.start}); "
+                       f"write one JSON turn a line") from None
     turns = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("//"):
             continue
         try:
-            turn = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BadInput(f"{path}:{lineno}: not valid JSON ({e.msg}); each line must be one "
+            turn = json_safe.loads(line)
+        except json_safe.JSONTextError as e:
+            raise BadInput(f"{path}:{lineno}: {e}; each line must be one "
                            f'turn like {{"text": "...", "tool_calls": [...]}}') from None
         turns.append(_check_turn(turn, f"{path}:{lineno}"))
     return turns

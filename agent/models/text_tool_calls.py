@@ -9,10 +9,15 @@ Families understood (pure functions; nothing here does I/O):
                    ```json {...}```<｜tool▁call▁end｜><｜tool▁calls▁end｜>` (V2.5/V3) and
                    `...<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{...}<｜tool▁call▁end｜>...` (V3.1).
 - Bare JSON:       the whole message is `{"name": ..., "arguments": {...}}` (or
-                   `"parameters"`), or a list of such objects, optionally in a ```json fence.
+                   `"parameters"`), or a list of such objects, optionally in a fence
+                   whose first line is ```json or ``` alone.
 
 `TextCallFilter` applies them to a stream: it passes ordinary text through as it
 arrives and holds back what may be a tool call until the turn ends.
+
+Nothing here raises on any text: JSON is read with tools/json_safe.py, and a call whose
+JSON is broken, too deep or too long keeps its text as `raw_arguments`, which
+`tool_args.make_tool_call` turns into a tool error for the model.
 """
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from tools import json_safe
 
 HERMES_OPEN, HERMES_CLOSE = "<tool_call>", "</tool_call>"
 DS_CALLS_BEGIN, DS_CALLS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
@@ -30,6 +37,8 @@ _HERMES = re.compile(re.escape(HERMES_OPEN) + r"(.*?)(?:" + re.escape(HERMES_CLO
 _DS_CALL = re.compile(re.escape(DS_CALL_BEGIN) + r"(.*?)" + re.escape(DS_SEP) + r"(.*?)(?:"
                       + re.escape(DS_CALL_END) + r"|" + re.escape(DS_CALLS_END) + r"|\Z)", re.S)
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?```\s*$", re.S)
+_JSON_FENCE = re.compile(r"^```(?:json|JSON)?[ \t]*\n(.*?)\n?```\s*$", re.S)
+_JSON_FENCE_HEADS = ("```", "```json", "```JSON")
 _QWEN_FUNCTION = re.compile(r"<function=([^>\s]+)>(.*?)(?:</function>|\Z)", re.S)
 _QWEN_PARAM = re.compile(r"<parameter=([^>\s]+)>\n?(.*?)\n?(?:</parameter>|\Z)", re.S)
 _NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
@@ -87,13 +96,13 @@ def _parse_hermes_body(body: str) -> TextToolCall:
         params = {}
         for key, value in _QWEN_PARAM.findall(fn.group(2)):
             try:
-                params[key] = json.loads(value)
-            except json.JSONDecodeError:
+                params[key] = json_safe.loads(value)
+            except json_safe.JSONTextError:
                 params[key] = value
         return TextToolCall(fn.group(1), json.dumps(params))
     try:
-        call = _from_object(json.loads(body))
-    except json.JSONDecodeError:
+        call = _from_object(json_safe.loads(body))
+    except json_safe.JSONTextError:
         call = None
     if call is not None:
         return call
@@ -108,7 +117,7 @@ def _parse_deepseek(text: str) -> tuple[str, list[TextToolCall]]:
     if start < 0:
         start = text.find(DS_CALL_BEGIN)
     visible = text[:start]
-    end = text.find(DS_CALLS_END)
+    end = text.find(DS_CALLS_END, start)
     if end >= 0:
         visible += text[end + len(DS_CALLS_END):]
     calls = []
@@ -119,16 +128,17 @@ def _parse_deepseek(text: str) -> tuple[str, list[TextToolCall]]:
             calls.append(TextToolCall(name.strip(), _unfence(rest)))
         else:                           # V3.1: NAME<sep>ARGS
             calls.append(TextToolCall(left, _unfence(right)))
-    return visible.strip(), calls
+    return (visible.strip(), calls) if calls else (text, [])
 
 
 def _parse_bare_json(text: str) -> list[TextToolCall]:
-    body = _unfence(text)
+    m = _JSON_FENCE.match(text.strip())
+    body = m.group(1).strip() if m else text.strip()
     if not body.startswith(("{", "[")):
         return []
     try:
-        value = json.loads(body)
-    except json.JSONDecodeError:
+        value = json_safe.loads(body)
+    except json_safe.JSONTextError:
         return []
     items = value if isinstance(value, list) else [value]
     calls = [_from_object(item) for item in items]
@@ -180,8 +190,15 @@ class TextCallFilter:
 
 
 def _may_be_bare_json(text: str) -> bool:
+    """Could `text` still turn out to be the start of a bare JSON call (`_parse_bare_json`)?"""
     s = text.lstrip()
-    return not s or s.startswith(("{", "[", "```json", "```JSON")) or "```json".startswith(s)
+    if not s or s.startswith(("{", "[")):
+        return True
+    head, newline, _ = s.partition("\n")
+    head = head.rstrip(" \t")
+    if newline:
+        return head in _JSON_FENCE_HEADS
+    return any(fence.startswith(head) for fence in _JSON_FENCE_HEADS[1:])
 
 
 def _marker_prefix_len(text: str) -> int:

@@ -5,20 +5,21 @@ with a tool error the model can read and correct.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from agent.core.types import ToolCall
+from tools import json_safe
 
 
 def parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
-    """(arguments, None) for a JSON object (or empty text); ({}, why) otherwise."""
+    """(arguments, None) for a JSON object (or empty text); ({}, why) otherwise: text
+    that is not JSON, nested too deeply or too long (tools/json_safe.py)."""
     if raw is None or not raw.strip():
         return {}, None
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as e:
-        return {}, f"the arguments are not valid JSON ({e.msg} at line {e.lineno} column {e.colno})"
+        value = json_safe.loads(raw)
+    except json_safe.JSONTextError as e:
+        return {}, f"the arguments are {e}"
     if not isinstance(value, dict):
         return {}, f"the arguments must be a JSON object, not {type(value).__name__}"
     return value, None

@@ -46,7 +46,7 @@ def apply_change_set(cs: "ChangeSet", user_root: Path, mode: str, *, patch_out: 
     try:
         if mode == "patch":
             if patch_out is not None:
-                patch_out.write_text(cs.patch)
+                write_patch(cs, patch_out)
             return {"mode": "patch", "patch_out": str(patch_out) if patch_out else None}
         if mode == "tree":
             return {"mode": "tree", "paths": apply_to_tree(cs, user_root)}
@@ -65,3 +65,13 @@ def commit_message(text: str) -> str:
     subject = lines[0].strip().lstrip("#").strip()[:72]
     body = "\n".join(lines[1:]).strip()
     return subject + ("\n\n" + body if body else "")
+
+
+def write_patch(cs: "ChangeSet", path: Path) -> None:
+    """Write the diff to --patch-out (checked writable before the run: RunRequest).
+    RuntimeFailure if it fails all the same (disk full, the folder removed meanwhile)."""
+    try:
+        path.write_text(cs.patch)
+    except OSError as e:
+        raise RuntimeFailure(f"--patch-out {path}: could not write the diff ({e.strerror or e}); "
+                             f"the change set is kept: `ama review` shows it") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from agent.core.events import Event
-from agent.config.home import sessions_dir
+from agent.config.home import sessions_dir, unwritable
 
 
 def new_session_id() -> str:
@@ -25,7 +25,10 @@ class SessionLog:
     def __init__(self, session_id: str, directory: Path | None = None):
         self.session_id = session_id
         self.path = (directory or sessions_dir()) / f"{session_id}.jsonl"
-        self._fh = open(self.path, "a", encoding="utf-8")
+        try:
+            self._fh = open(self.path, "a", encoding="utf-8")
+        except OSError as e:    # the folder took a mkdir but not this file (quota, mount)
+            raise unwritable(self.path, e) from None
 
     def __call__(self, event: Event) -> None:
         self.write(event.to_dict())

@@ -5,17 +5,21 @@
     RunRequest       what `ama -p` adds: the task, output format, --apply, CI flags
 
 Both validate themselves when built (BadInput, exit 2), so a front end or a program
-embedding ama gets the same checks the CLI does. `agent/session/settle.py` builds them
-from the command line's flags and the config layers.
+embedding ama gets the same checks the CLI does: every limit and count in range (no
+negative --max-time, no zero --attempts), every output writable before the run starts.
+`agent/session/settle.py` builds them from the command line's flags and the config layers.
 """
 from __future__ import annotations
 
+import os
+import re
 import sys
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, TYPE_CHECKING
 
+from agent.config.schema import RANGES
 from agent.core.errors import BadInput
 from agent.core.loop import Limits
 from agent.core.permissions import MODES as PERMISSION_MODES, Rule
@@ -26,6 +30,18 @@ if TYPE_CHECKING:
 OUTPUT_FORMATS = ("text", "json", "stream-json")
 SELECT = ("smallest", "first")      # which passing attempt wins
 TASK_FILE_LIMIT = 200_000           # characters; an issue body past this is not a task
+# Control characters a text task never holds (tab, newline, carriage return and form feed
+# are text); they mean a binary file, or terminal escapes that would reach the model.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def check_ranges(*checks: tuple[Any, str, str]) -> None:
+    """Each (value, flag, range name in config's RANGES): BadInput unless value is None
+    or in its range."""
+    for value, flag, range_name in checks:
+        ok, wanted = RANGES[range_name]
+        if value is not None and not ok(value):
+            raise BadInput(f"{flag} must be {wanted}, not {value!r}")
 
 
 class Mode(str, Enum):
@@ -92,19 +108,20 @@ class SessionOptions:
 
     def __post_init__(self) -> None:
         from tools.sandbox.select import KINDS
-        cwd = Path(self.cwd).expanduser()
-        if not cwd.is_dir():
-            raise BadInput(f"--cwd {self.cwd}: no such directory")
-        object.__setattr__(self, "cwd", cwd.resolve())
+        object.__setattr__(self, "cwd", existing_dir(self.cwd, "--cwd").resolve())
         if self.sandbox is not None and self.sandbox not in KINDS:
             raise BadInput(f"--sandbox {self.sandbox!r}: choose one of {', '.join(KINDS)}")
         if self.permission_mode not in PERMISSION_MODES:
             raise BadInput(f"--permission-mode {self.permission_mode!r}: choose "
                            f"{', '.join(PERMISSION_MODES)}")
-        if self.limits.max_turns is not None and self.limits.max_turns < 1:
-            raise BadInput("--max-turns must be at least 1")
-        if self.max_verify < 1:
-            raise BadInput("--max-verify must be at least 1")
+        check_ranges((self.limits.max_turns, "--max-turns", "count"),
+                     (self.limits.max_seconds, "--max-time", "positive"),
+                     (self.limits.max_cost_usd, "--max-cost", "positive"),
+                     (self.max_verify, "--max-verify", "count"),
+                     (self.context_window, "context_window", "count"),
+                     (self.repo_map_tokens, "repo_map.max_tokens", "non-negative"),
+                     (self.compaction_threshold, "compaction.threshold", "fraction"),
+                     (self.compaction_keep_turns, "compaction.keep_turns", "non-negative"))
         for rule in (*self.allow, *self.ask, *self.deny, *self.granted):
             try:
                 Rule.parse(rule)
@@ -146,10 +163,9 @@ class RunRequest:
             raise BadInput(f"--apply {self.apply!r} is not one of patch, tree, commit, branch:NAME")
         if not self.task.strip():
             raise BadInput("the task is empty; give it as an argument, or '-' to read stdin")
-        if self.attempts < 1:
-            raise BadInput("--attempts must be at least 1")
-        if self.parallel is not None and self.parallel < 1:
-            raise BadInput("--parallel must be at least 1")
+        check_ranges((self.attempts, "--attempts", "count"), (self.parallel, "--parallel", "count"))
+        if self.patch_out is not None:
+            object.__setattr__(self, "patch_out", writable_file(self.patch_out, "--patch-out"))
         if self.select not in SELECT:
             raise BadInput(f"--select {self.select!r}: choose one of {', '.join(SELECT)}")
         try:
@@ -158,21 +174,67 @@ class RunRequest:
             raise BadInput(str(e)) from None
 
 
+def existing_dir(path: Path, flag: str) -> Path:
+    """`path` (~ expanded) if it is a directory; BadInput otherwise."""
+    try:
+        found = Path(path).expanduser()
+        if found.is_dir():
+            return found
+    except (OSError, ValueError):   # a name too long for the OS, a NUL byte
+        pass
+    raise BadInput(f"{flag} {path}: no such directory")
+
+
+def writable_file(path: Path, flag: str) -> Path:
+    """`path` (~ expanded) if a file can be written there: its folder exists and takes
+    files, and it is not a folder itself. BadInput says which and what to do."""
+    try:
+        path = Path(path).expanduser()
+        folder = path.parent
+        if path.is_dir():
+            raise BadInput(f"{flag} {path}: is a directory; name a file to write")
+        if not folder.is_dir():
+            raise BadInput(f"{flag} {path}: the folder {folder} does not exist; create it "
+                           f"first (mkdir -p {folder}) or name a file in an existing folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise BadInput(f"{flag} {path}: cannot write in {folder}; name a file in a "
+                           f"folder you can write to")
+    except (OSError, ValueError) as e:   # a name too long for the OS, a NUL byte
+        raise BadInput(f"{flag} {path}: not a path a file can be written to "
+                       f"({getattr(e, 'strerror', None) or e})") from None
+    return path
+
+
 def read_task(task: str, task_file: Path | None) -> str:
     """The task text: the TASK argument ("-": stdin), or the file `--task-file` names
-    ("-": stdin)."""
+    ("-": stdin). Read from stdin or a file, it must be UTF-8 text without control
+    characters; from --task-file, at most TASK_FILE_LIMIT characters."""
     if task_file is None:
-        return sys.stdin.read() if task == "-" else task
+        return _task_text(sys.stdin.buffer.read(), "the task on stdin") if task == "-" else task
     if task.strip():
         raise BadInput("give the task either as an argument or with --task-file, not both")
-    if str(task_file) == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(task_file).expanduser().read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            raise BadInput(f"--task-file {task_file}: {e.strerror or e}") from None
+    where = f"--task-file {task_file}"
+    try:
+        data = sys.stdin.buffer.read() if str(task_file) == "-" else \
+            Path(task_file).expanduser().read_bytes()
+    except OSError as e:
+        raise BadInput(f"{where}: {e.strerror or e}") from None
+    text = _task_text(data, where)
     if len(text) > TASK_FILE_LIMIT:
-        raise BadInput(f"--task-file {task_file}: {len(text)} characters is more than the "
+        raise BadInput(f"{where}: {len(text)} characters is more than the "
                        f"{TASK_FILE_LIMIT} a task may have")
+    return text
+
+
+def _task_text(data: bytes, where: str) -> str:
+    """`data` as the task's text, or BadInput saying why it is not a task."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{where}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x}); "
+                       f"give the task as text") from None
+    if m := _CONTROL.search(text):
+        raise BadInput(f"{where}: holds a control character ({ord(m.group()):#04x} at "
+                       f"character {m.start()}), so it is not a text task; give the task as "
+                       f"plain text") from None
     return text

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from agent.core.errors import BadInput
 from agent.core.loop import Limits
-from agent.session.options import RunRequest, SessionOptions, read_task
+from agent.session.options import RunRequest, SessionOptions, existing_dir, read_task
 
 # Flags field -> config key, for the flags that have a config key of their own.
 FLAG_KEYS = {"model": "model", "max_turns": "max_turns", "max_cost": "max_cost",
@@ -66,9 +66,7 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
     from agent.config.load import load_config, model_options
     from agent.config.trust import ask_trust, check_trust, grant_trust, project_root, saved_rules
 
-    cwd = Path(flags.cwd or Path.cwd()).expanduser()
-    if not cwd.is_dir():
-        raise BadInput(f"--cwd {cwd}: no such directory")
+    cwd = existing_dir(flags.cwd or Path.cwd(), "--cwd")
     root = project_root(cwd)
     if flags.trust:
         grant_trust(root, cwd)

@@ -17,7 +17,8 @@ def ama_home(tmp_path) -> Path:
 @pytest.fixture
 def ama(ama_home):
     """Run the real `ama` CLI as a subprocess, with all its state and config under tmp."""
-    def run(*args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 60) -> Run:
+    def run(*args: str, stdin: str | bytes | None = None, env: dict | None = None,
+            timeout: float = 60) -> Run:
         full_env = isolated_env(ama_home.parent / "ama-env", env)
         full_env["AMA_HOME"] = str(ama_home)
         return run_ama(args, full_env, stdin or "", timeout)

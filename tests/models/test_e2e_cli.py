@@ -132,3 +132,25 @@ def test_max_cost_stops_the_run_with_exit_3(serve, repo, tmp_path):
                           "--max-cost", "0.15")
     assert code == 3 and result["subtype"] == "error_max_cost"
     assert result["total_cost_usd"] >= 0.15
+
+
+def test_retry_keys_from_config_reach_the_provider(serve, repo, tmp_path):
+    server = serve([openai_error(500, "internal", kind="server_error")] * 4)
+    code, result, err = ama(repo, tmp_path / "home", "openai:gpt-5",
+                            {"OPENAI_API_KEY": "sk-dummy", "OPENAI_BASE_URL": server.url + "/v1"},
+                            "--config", "max_retries=1", "--config", "retry_base_delay=0.01",
+                            "--config", "timeout=5")
+    assert code == 1 and "gave up after 2 attempts" in result["result"], err
+    assert len(server.requests) == 2
+
+
+def test_deeply_nested_text_tool_call_goes_back_to_the_model(serve, repo, tmp_path):
+    deep = "[" * 1000 + "]" * 1000
+    server = serve([
+        Reply(frames=openai_turn(text=['<tool_call>{"name": "write_file", "arguments": ', deep,
+                                       "}</tool_call>"])),
+        Reply(frames=openai_turn(text=["Could not write it."]))])
+    code, result, err = ama(repo, tmp_path / "home", f"openai-compat:qwen3-coder@{server.url}/v1", {})
+    assert code == 0 and result["result"] == "Could not write it.", err
+    [tool_msg] = [m for m in server.requests[1].json["messages"] if m["role"] == "tool"]
+    assert "nested" in tool_msg["content"] and "at most 100" in tool_msg["content"]
