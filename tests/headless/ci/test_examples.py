@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-CI = Path(__file__).parents[2] / "examples" / "ci"
+CI = Path(__file__).parents[3] / "examples" / "ci"
 OPERATORS = {">", ">>", "<", "|", "||", "&&", ";", "&", "2>", "(", ")"}
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import ama, ama_home, repo, script  # noqa: F401  (shared fixtures)
+from tests.headless.conftest import ama, ama_home, repo, script  # noqa: F401  (shared fixtures)
 from tests.sandbox.sandbox_fixtures import require
 
 FIX = {"text": "fixing", "tool_calls": [{"name": "edit_file", "arguments": {

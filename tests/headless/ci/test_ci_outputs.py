@@ -66,7 +66,7 @@ def test_the_schema_is_package_data():
     assert (resources.files("agent") / "schemas" / "result.schema.json").is_file()
     from pathlib import Path
 
-    text = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    text = (Path(__file__).parents[3] / "pyproject.toml").read_text()
     assert '"schemas/*.json"' in text or '"**/*.json"' in text
 
 
