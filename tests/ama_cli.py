@@ -76,3 +76,13 @@ def wait_until_running(argv: tuple[str, ...], count: int = 1, timeout: float = 3
         if time.monotonic() > deadline:
             raise AssertionError(f"{' '.join(argv)} was not running {count}× within {timeout}s")
         time.sleep(0.05)
+
+
+def calc_repo(root: Path, **files: str) -> Path:
+    """A committed git repo at `root` holding the buggy calc.py (add subtracts) and `files`."""
+    root.mkdir()
+    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    for name, text in files.items():
+        (root / name).write_text(text)
+    commit_all(root)
+    return root

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ama_cli import Run, commit_all, isolated_env, run_ama, write_script
+from tests.ama_cli import Run, calc_repo, commit_all, isolated_env, run_ama, write_script
 
 
 @pytest.fixture
@@ -44,15 +44,7 @@ def ama(home):
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    r = tmp_path / "repo"
-    r.mkdir()
-    (r / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    commit(r)
-    return r
-
-
-def commit(r: Path) -> None:
-    commit_all(r, "c")
+    return calc_repo(tmp_path / "repo")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ama_cli import Run, commit_all, isolated_env, run_ama, write_script
+from tests.ama_cli import Run, calc_repo, isolated_env, run_ama, write_script
 
 
 @pytest.fixture
@@ -27,12 +27,7 @@ def ama(ama_home):
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    r = tmp_path / "repo"
-    r.mkdir()
-    (r / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    (r / "README.md").write_text("calc\n")
-    commit_all(r)
-    return r
+    return calc_repo(tmp_path / "repo", **{"README.md": "calc\n"})
 
 
 @pytest.fixture
