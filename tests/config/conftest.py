@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ama_cli import Run, calc_repo, commit_all, isolated_env, run_ama, write_script
+from tests.ama_cli import Run, calc_repo, isolated_env, run_ama, write_script
 
 
 @pytest.fixture
