@@ -18,8 +18,10 @@ from typing import Any, Literal, Mapping
 from agent.core.shellsplit import split_compound  # noqa: F401  (re-exported)
 
 Action = Literal["allow", "ask", "deny"]
-MODES = ("default", "plan", "bypass")   # plan: mutating tools refused; bypass: no asking
-_RULE = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(?:\((.*)\))?\s*$", re.S)
+MODES = ("default", "plan", "bypass")
+MCP_PREFIX = "mcp__"   # tools from MCP servers: mcp__<server>__<tool>   # plan: mutating tools refused; bypass: no asking
+# TOOL may be a glob (`mcp__github__*`: every tool of one MCP server)
+_RULE = re.compile(r"^\s*([A-Za-z_*?][\w*?-]*)\s*(?:\((.*)\))?\s*$", re.S)
 # The argument a pattern is matched against, per tool.
 _KEY_ARG = {"shell": "command", "read_file": "path", "write_file": "path", "edit_file": "path",
             "list_files": "path", "grep": "pattern", "git": "args", "apply_patch": "patch"}
@@ -131,13 +133,20 @@ class Permissions:
             # The user listed patterns for this tool: calls outside them are asked.
             what = f"`{uncovered[0]}`" if tool == "shell" else tool
             return "ask", f"no allow rule for {what} matches"
-        return self._default(tool, uncovered, can_ask)   # parts no rule covers get the default
+        # parts no rule covers get the default
+        return self._default(tool, uncovered, can_ask, mutating)
 
-    def _default(self, tool: str, parts: list, can_ask: bool) -> tuple[Action, str]:
+    def _default(self, tool: str, parts: list, can_ask: bool,
+                 mutating: bool = True) -> tuple[Action, str]:
         """Reads and edits: allowed (they land in the scratch copy, under review). Shell:
         allowed in a sandbox; outside one (`--sandbox local`) asked when someone can
         answer — in headless mode choosing `local` by name is the consent. Network: asked
-        where it is reachable; a headless run has to have opted in with `--network`."""
+        where it is reachable; a headless run has to have opted in with `--network`.
+        An MCP tool that may change something: asked — it acts outside the workspace,
+        where review cannot undo it."""
+        if tool.startswith(MCP_PREFIX) and mutating:
+            return "ask", (f"{tool} may change things outside the workspace, where review "
+                           f"cannot undo it; allow it with --allowed-tools {tool}")
         if tool in NETWORK_TOOLS:
             if self.network and not can_ask:
                 return "allow", "--network"

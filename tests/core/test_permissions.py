@@ -159,3 +159,13 @@ def test_saved_rule_reaches_a_headless_run(tmp_path, monkeypatch):
     (home / "ama" / "trust.json").unlink()
     r = run()   # without the saved rule: curl is a network command, denied headless under local
     assert json.loads(r.stdout.splitlines()[-1])["permission_denials"][0]["tool_name"] == "shell"
+
+
+def test_a_rule_may_name_tools_by_glob():
+    """MCP tools are `mcp__<server>__<tool>`: one rule can cover a server's tools."""
+    perms = Permissions.from_lists(deny=["mcp__github__*"], allow=["mcp__db__query"])
+    assert perms.decide("mcp__github__create_issue", {}, True)[0] == "deny"
+    assert perms.decide("mcp__db__query", {}, True)[0] == "allow"
+    assert perms.decide("mcp__db__drop", {}, True)[0] == "ask"   # may act outside: asked
+    assert perms.decide("mcp__db__list", {}, False)[0] == "allow"  # read-only: allowed
+    assert str(Rule.parse("mcp__*")) == "mcp__*"
