@@ -23,6 +23,8 @@ def test_lists_and_calls(demo, ctx):
     assert result.output == "hi hi"
     echo = next(t for t in demo.tools if t.name == "mcp__demo__echo")
     assert not echo.is_mutating(echo.params.model_validate({"text": "x"}))   # trusted, readOnlyHint
+    assert "collide: dot_name" in demo.statuses[0].error            # "dot.name" kept the name
+    assert run(demo, "mcp__demo__dot_name", ctx).output == "dot.name"
     multi = next(t for t in demo.tools if t.name == "mcp__demo__multi")
     assert multi.is_mutating(multi.params.model_validate({}))
 
@@ -65,6 +67,8 @@ def test_a_call_is_cancelled_promptly(demo, ctx):
     with pytest.raises(ToolError, match="interrupted"):
         run(demo, "mcp__demo__hang", ctx)
     assert time.monotonic() - started < 1.0
+    with pytest.raises(ToolError, match="interrupted"):             # set before it starts
+        run(demo, "mcp__demo__echo", ctx, text="not sent")
     ctx.cancel.clear()
     assert run(demo, "mcp__demo__echo", ctx, text="again").output == "again"
 
@@ -122,10 +126,12 @@ def test_servers_start_concurrently():
 
 def test_failed_and_disabled_servers_say_why():
     with McpHub.start([ServerSpec("gone", command="/nonexistent/server"),
+                       ServerSpec("nothing"),
                        stdio_spec("dies", "demo.py", "no-such-mode-exits", "--delay", "x"),
                        ServerSpec("off", command="/nonexistent/server", enabled=False)]) as hub:
-        gone, dies, off = hub.statuses
+        gone, nothing, dies, off = hub.statuses
         assert gone.status == "failed" and "/nonexistent/server" in gone.error
+        assert nothing.status == "failed" and "neither command nor url" in nothing.error
         assert dies.status == "failed" and "ValueError" in dies.error   # its stderr is quoted
         assert (off.status, off.error) == ("disabled", "")
         assert hub.tools == []

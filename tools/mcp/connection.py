@@ -121,6 +121,8 @@ class Connection:
             http = await stack.enter_async_context(
                 create_mcp_http_client(headers=dict(spec.headers) or None))
             return Client(streamable_http_client(spec.url, http_client=http))
+        if not spec.command:
+            raise ValueError(f"neither command nor url is set (defined in {spec.source or '?'})")
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
         if self._stderr is None:

@@ -128,6 +128,8 @@ class _Server:
     def call(self, tool: str, arguments: dict[str, Any], ctx: ToolContext) -> Any:
         """Call `tool` from the agent's thread: the result, or ToolError for a timeout,
         an interrupt (`ctx.cancel`), a broken session or a JSON-RPC error."""
+        if ctx.cancel.is_set():
+            raise ToolError(f"interrupted: {tool} on MCP server {self.spec.name!r} was not called")
         future = self._hub.submit(self._call(tool, arguments))
         while True:
             try:

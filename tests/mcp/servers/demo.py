@@ -75,6 +75,18 @@ def pid() -> str:
     return str(os.getpid())
 
 
+@server.tool(name="dot.name")
+def dot_name() -> str:
+    """Its model-facing name is the same as the next tool's."""
+    return "dot.name"
+
+
+@server.tool(name="dot_name")
+def dot_underscore() -> str:
+    """Loses to "dot.name" for mcp__demo__dot_name."""
+    return "dot_name"
+
+
 if __name__ == "__main__":
     if "--delay" in sys.argv:
         time.sleep(float(sys.argv[sys.argv.index("--delay") + 1]))
