@@ -1,0 +1,4 @@
+"""A process that never answers `initialize` (nor anything else): the startup-timeout case."""
+import time
+
+time.sleep(120)

@@ -1,0 +1,181 @@
+"""The MCP servers of one session: started together, their tools as ordinary `Tool`s.
+
+One asyncio loop in a daemon thread owns every session (the SDK is async; the agent
+loop is not). A tool call from the agent's thread is a coroutine handed to that loop
+and waited on while `ctx.cancel` is watched. A server whose session broke is reported
+by the call that found it, and started again, once, for the next call.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from tools.base import Tool, ToolContext, ToolError
+from tools.mcp.connection import Connection, ServerDied
+from tools.mcp.spec import ServerSpec, tool_name
+from tools.mcp.tool import McpTool
+
+POLL = 0.05          # seconds between looks at ctx.cancel while a call runs
+CLOSE_TIMEOUT = 15.0  # seconds close() waits for every session to end
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """How a server's start went. status: "connected" | "failed" | "timeout" | "disabled";
+    tools: the model-facing names it contributed; error: why it is not connected."""
+
+    name: str
+    status: str
+    tools: tuple[str, ...]
+    error: str = ""
+
+
+class McpHub:
+    """Every MCP server of a session. `McpHub.start(specs)`, then `tools`, `statuses`,
+    and `close()` when the session ends."""
+
+    def __init__(self) -> None:
+        self.tools: list[Tool] = []
+        self.statuses: list[ServerStatus] = []
+        self._servers: list[_Server] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ama-mcp", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    @classmethod
+    def start(cls, specs: Sequence[ServerSpec]) -> "McpHub":
+        """Start every enabled server at once, each bounded by its `startup_timeout`, and
+        wait for all of them. Never raises for a server: its `ServerStatus` says why."""
+        hub = cls()
+        hub._servers = [_Server(spec, hub) for spec in specs]
+        hub.statuses = hub.submit(hub._start_all()).result()
+        names: set[str] = set()
+        for tool in (t for server in hub._servers for t in server.tools):
+            if tool.name not in names:  # two servers of one name: the first one's tools
+                names.add(tool.name)
+                hub.tools.append(tool)
+        return hub
+
+    def submit(self, coro: Any) -> concurrent.futures.Future:
+        """Run `coro` on the hub's loop; a future for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def close(self) -> None:
+        """End every session and subprocess. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.submit(self._close_all()).result(CLOSE_TIMEOUT)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            pass  # what is left dies with the daemon thread's process
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(2.0)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    async def _start_all(self) -> list[ServerStatus]:
+        return list(await asyncio.gather(*(s.start() for s in self._servers)))
+
+    async def _close_all(self) -> None:
+        await asyncio.gather(*(s.connection.aclose() for s in self._servers))
+
+    def __enter__(self) -> "McpHub":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Server:
+    """One server: its connection, its tools, and whether its one restart is spent."""
+
+    def __init__(self, spec: ServerSpec, hub: McpHub):
+        self.spec = spec
+        self.connection = Connection(spec)
+        self.tools: list[McpTool] = []
+        self._hub = hub
+        self._dead = ""          # why the session broke; "" while it is up
+        self._restarted = False
+        self._restarting = asyncio.Lock()  # two calls that find it dead restart it once
+
+    async def start(self) -> ServerStatus:
+        name = self.spec.name
+        if not self.spec.enabled:
+            return ServerStatus(name, "disabled", ())
+        try:
+            remote = await self.connection.connect()
+        except TimeoutError:
+            return ServerStatus(name, "timeout", (), f"no answer within {self.spec.startup_timeout:g}s")
+        except Exception as e:
+            return ServerStatus(name, "failed", (), str(e) or type(e).__name__)
+        skipped: list[str] = []
+        for tool in remote:
+            if not self.spec.offers(tool.name):
+                continue
+            model_name = tool_name(name, tool.name)
+            if any(t.name == model_name for t in self.tools):
+                skipped.append(tool.name)
+                continue
+            self.tools.append(McpTool(model_name, self.spec, tool, self))
+        note = f"tools left out, their names collide: {', '.join(skipped)}" if skipped else ""
+        return ServerStatus(name, "connected", tuple(t.name for t in self.tools), note)
+
+    def call(self, tool: str, arguments: dict[str, Any], ctx: ToolContext) -> Any:
+        """Call `tool` from the agent's thread: the result, or ToolError for a timeout,
+        an interrupt (`ctx.cancel`), a broken session or a JSON-RPC error."""
+        if ctx.cancel.is_set():
+            raise ToolError(f"interrupted: {tool} on MCP server {self.spec.name!r} was not called")
+        future = self._hub.submit(self._call(tool, arguments))
+        while True:
+            try:
+                return future.result(POLL)
+            except concurrent.futures.TimeoutError:
+                if ctx.cancel.is_set():
+                    future.cancel()
+                    raise ToolError(f"interrupted: the call to {tool} on MCP server "
+                                    f"{self.spec.name!r} was cancelled") from None
+            except concurrent.futures.CancelledError:
+                raise ToolError("interrupted") from None
+
+    async def _call(self, tool: str, arguments: dict[str, Any]) -> Any:
+        from mcp.shared.exceptions import MCPError
+
+        name = self.spec.name
+        if self._dead:
+            async with self._restarting:
+                if self._dead:
+                    await self._restart()
+        try:
+            return await self.connection.call(tool, arguments)
+        except TimeoutError:
+            raise ToolError(f"{tool} on MCP server {name!r} timed out after "
+                            f"{self.spec.tool_timeout:g}s (its tool_timeout)") from None
+        except ServerDied as e:
+            self._dead = str(e)
+            again = "it is started again for the next call" if not self._restarted else \
+                "it was restarted once already and is not started again"
+            raise ToolError(f"MCP server {name!r} stopped during the call to {tool} ({e}); "
+                            f"{again}") from None
+        except MCPError as e:
+            raise ToolError(f"MCP server {name!r} answered {tool} with an error: {e}") from None
+
+    async def _restart(self) -> None:
+        name = self.spec.name
+        if self._restarted:
+            raise ToolError(f"MCP server {name!r} has stopped ({self._dead}) and was already "
+                            f"restarted once this session; it is not started again")
+        self._restarted = True
+        await self.connection.aclose()
+        try:
+            await self.connection.connect()
+        except TimeoutError:
+            raise ToolError(f"MCP server {name!r} stopped and did not answer within "
+                            f"{self.spec.startup_timeout:g}s when restarted") from None
+        except Exception as e:
+            raise ToolError(f"MCP server {name!r} stopped and could not be restarted: {e}") from None
+        self._dead = ""
