@@ -64,6 +64,7 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
            ) -> tuple[SessionOptions, RunRequest | None]:
     """Options for a session (and, when `headless`, its run). Raises BadInput."""
     from agent.config.load import load_config, model_options
+    from agent.config.mcp import UNTRUSTED_TASK, McpPlan, server_specs
     from agent.config.trust import ask_trust, check_trust, grant_trust, project_root, saved_rules
 
     cwd = existing_dir(flags.cwd or Path.cwd(), "--cwd")
@@ -80,6 +81,9 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
         cfg.notices.append(f"repository files not trusted yet ({', '.join(check.changed)}): "
                            f"their instructions are treated as untrusted notes; --trust to trust them")
     model = cfg.get("model")
+    mcp = server_specs(cfg)
+    if flags.untrusted and mcp.start:   # a task from a stranger drives no host-side servers
+        mcp = McpPlan((), (*mcp.refused, *((s, UNTRUSTED_TASK) for s in mcp.start)))
     options = SessionOptions(
         model=model, cwd=cwd,
         limits=Limits(max_turns=cfg.get("max_turns"), max_seconds=cfg.get("max_time"),
@@ -94,7 +98,8 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
         repo_map_tokens=int(cfg.get("repo_map.max_tokens")),
         compaction_threshold=float(cfg.get("compaction.threshold")),
         compaction_keep_turns=int(cfg.get("compaction.keep_turns")),
-        context_window=cfg.get("context_window"), config=cfg, notices=tuple(cfg.notices))
+        context_window=cfg.get("context_window"), config=cfg, notices=tuple(cfg.notices),
+        mcp_servers=mcp.start, mcp_refused=mcp.refused)
     if not headless:
         return options, None
     request = RunRequest(
