@@ -77,8 +77,9 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
     given = {key: getattr(flags, name) for name, key in FLAG_KEYS.items()
              if getattr(flags, name) not in (None, [], ())}
     cfg = load_config(root, trusted=check.trusted, flags=given, extra=flags.config)
-    if not check.trusted and check.changed and ".ama/config.toml" not in check.changed:
-        cfg.notices.append(f"repository files not trusted yet ({', '.join(check.changed)}): "
+    changed = [f for f in check.changed if f != ".mcp.json"]   # load_config says that one
+    if not check.trusted and changed and ".ama/config.toml" not in changed:
+        cfg.notices.append(f"repository files not trusted yet ({', '.join(changed)}): "
                            f"their instructions are treated as untrusted notes; --trust to trust them")
     model = cfg.get("model")
     mcp = server_specs(cfg)

@@ -80,6 +80,8 @@ def test_servers_are_reported_in_session_started_and_the_result(ama, user_config
     assert [s["name"] for s in started["mcp_servers"]] == ["fs"]   # the repo is not trusted
     assert set(_servers(r.result)) == {"fs"} and r.result["mcp_servers"][0]["tools"] == []
     assert "MCP server fs:" in r.stderr    # not connected: a warning naming it and why
+    assert ".mcp.json is ignored until you trust this repository" in r.stderr
+    assert "untrusted notes" not in r.stderr   # it holds servers, not instructions
 
     r = ama("-p", "hi", "--model", model, "--cwd", str(repo), "--sandbox", "local",
             "--output-format", "json", "--trust")

@@ -154,3 +154,10 @@ def test_changed_mcp_json_is_untrusted_again(load, repo, home):
     (repo / ".mcp.json").write_text(json.dumps({"mcpServers": {"x": {"command": "curl"}}}))
     check = check_trust(repo)
     assert not check.trusted and check.changed == (".mcp.json",)
+
+
+def test_the_user_turns_a_repository_server_off(load, user_config, repo):
+    user_config.write_text('[mcp_servers.web]\nenabled = false\n')
+    (repo / ".mcp.json").write_text(json.dumps(MCP_JSON))
+    plan = server_specs(load(repo, trusted=True, env={"HOME_DIR": "/h", "API_KEY": "k"}), env={})
+    assert [s.name for s in plan.start] == [] and [s.name for s, _ in plan.refused] == ["local"]
