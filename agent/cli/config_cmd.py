@@ -20,7 +20,7 @@ def config_show(
     as_json: bool = typer.Option(False, "--json", help="One JSON object: values and sources."),
 ) -> None:
     import json
-    from agent.config.load import load_config, render_show
+    from agent.config.load import load_config, render_show, shown_value
     from agent.config.trust import check_trust, project_root
     try:
         root = project_root(Path(cwd or Path.cwd()))
@@ -29,7 +29,8 @@ def config_show(
     except AmaError as e:
         fail(e)
     if as_json:
-        typer.echo(json.dumps({"values": cfg.values, "sources": cfg.sources,
+        values = {name: shown_value(name, value) for name, value in cfg.values.items()}
+        typer.echo(json.dumps({"values": values, "sources": cfg.sources,
                                "notices": cfg.notices, "trusted": check.trusted}, indent=1))
     else:
         typer.echo(render_show(cfg))

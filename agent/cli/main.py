@@ -5,6 +5,7 @@
     ama sandbox build|doctor       the sandbox image and backend
     ama [TASK]                     the interactive REPL
     ama review                     review the change set a session left pending
+    ama mcp list|get|add|remove    the MCP servers of the user config
 
 Kept light at start-up: provider SDKs, docker, git and the tools are imported
 only when a run needs them.
@@ -24,6 +25,7 @@ SUBCOMMANDS = {   # name -> the line `ama --help` shows for it
     "review": "review, hunk by hunk, the changes a session left pending",
     "sessions": "list, show and remove sessions (logs and scratch workspaces)",
     "config": "show the merged configuration and where each value comes from",
+    "mcp": "list, show, add and remove MCP servers (tools from other programs)",
     "init": "have the model write a first AGENTS.md for this repository",
     "sandbox": "build the sandbox image; say which backend a run uses and why",
     "serve": "serve a local checkpoint over an OpenAI-compatible API",
@@ -40,8 +42,10 @@ main_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, ric
 sandbox_app = typer.Typer(rich_markup_mode=None, help="Build the sandbox image; see which backend is used and why.")
 app.add_typer(sandbox_app, name="sandbox")
 from agent.cli.config_cmd import config_app  # noqa: E402  (light: typer only)
+from agent.cli.mcp_cmd import mcp_app  # noqa: E402
 from agent.cli.sessions_cmd import init_command, sessions_app  # noqa: E402
 app.add_typer(config_app, name="config")
+app.add_typer(mcp_app, name="mcp")
 app.add_typer(sessions_app, name="sessions")
 app.command("init", help="Look at the repository and write a first AGENTS.md (asks the "
                          "model; the file is yours to edit).")(init_command)

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 
 from agent.config.schema import (ADDITIVE, KEYS, RANGES, REQUEST_KEYS, Key, env_name, find_key,
                                  is_prefix)
+from agent.config.mcp_json import FILE as MCP_JSON, mcp_json_values
 from agent.core.errors import BadInput
 
 PROJECT_FILE = ".ama/config.toml"
@@ -81,11 +82,13 @@ def load_config(project_root: Path | None, *, trusted: bool, flags: Mapping[str,
             cfg.values[key.name] = list(key.default) if key.kind == "list" else key.default
             cfg.sources[key.name] = "default"
     _apply_file(cfg, user_config_path(env), "user config")
-    if project_root is not None:
-        path = Path(project_root) / PROJECT_FILE
-        if _is_file(path):
+    if project_root is not None:   # .mcp.json first: the repo's own TOML says more
+        for path, apply in ((Path(project_root) / MCP_JSON, _apply_mcp_json),
+                            (Path(project_root) / PROJECT_FILE, _apply_file)):
+            if not _is_file(path):
+                continue
             if trusted:
-                _apply_file(cfg, path, "project config")
+                apply(cfg, path, "project config" if apply is _apply_file else MCP_JSON, env=env)
             else:
                 cfg.notices.append(f"{path} is ignored until you trust this repository "
                                    f"(--trust, or answer the prompt in the REPL)")
@@ -109,7 +112,36 @@ def load_config(project_root: Path | None, *, trusted: bool, flags: Mapping[str,
 
 # ---- reading files ---------------------------------------------------------------
 
-def _apply_file(cfg: Config, path: Path, label: str, must_exist: bool = False) -> None:
+def _apply_mcp_json(cfg: Config, path: Path, label: str, env: Mapping[str, str]) -> None:
+    """A trusted repo's `.mcp.json`: its servers as `mcp_servers.*` values."""
+    values, notices = mcp_json_values(path, env)
+    cfg.files.append(path)
+    cfg.notices += notices
+    for name, value in values:
+        key = find_key(name)
+        if key is None:   # a server name that is not one config segment (dots)
+            raise BadInput(f"{path}: server name in {name!r}: use letters, digits, _ and -")
+        if not _users_server(cfg, name, path):
+            cfg.set(name, _check(key, name, value, str(path)), f"{label} {path}")
+
+
+def _users_server(cfg: Config, name: str, path: Path) -> bool:
+    """Is `name` a key of an MCP server the user's own config defines? A repository may
+    not change those (point a user's token at its own URL): its keys are skipped."""
+    if not name.startswith("mcp_servers."):
+        return False
+    server = name.rsplit(".", 1)[0]
+    if not any(n.startswith(server + ".") and not cfg.source(n).startswith(
+            ("project config", MCP_JSON)) for n in cfg.values):
+        return False
+    note = f"{path}: {server} is defined in your own config; the repository's definition is ignored"
+    if note not in cfg.notices:
+        cfg.notices.append(note)
+    return True
+
+
+def _apply_file(cfg: Config, path: Path, label: str, must_exist: bool = False,
+                env: Mapping[str, str] | None = None) -> None:
     if not _is_file(path):
         if must_exist:
             raise BadInput(f"--config {_short(str(path))}: no such file (give a TOML file or KEY=VALUE)")
@@ -127,6 +159,8 @@ def _apply_file(cfg: Config, path: Path, label: str, must_exist: bool = False) -
         key = find_key(name)
         if key is None:
             raise BadInput(f"{where}: unknown key {name!r}; known keys: {_known()}")
+        if label == "project config" and _users_server(cfg, name, path):
+            continue
         cfg.set(name, _check(key, name, value, where), f"{label} {path}:{lines.get(name, '?')}")
 
 
@@ -189,7 +223,7 @@ def _flatten(data: Mapping[str, Any], path: Path, lines: dict[str, int],
     for k, v in data.items():
         segs = (*prefix, k)
         key = find_key(segs)
-        if key is not None and (key.kind == "table" or not isinstance(v, dict)):
+        if key is not None and (key.kind in ("table", "map") or not isinstance(v, dict)):
             yield ".".join(segs), v
         elif isinstance(v, dict) and is_prefix(segs):
             yield from _flatten(v, path, lines, segs)
@@ -222,7 +256,7 @@ def _unquote(dotted: str) -> str:
 # ---- types -----------------------------------------------------------------------
 
 _KIND_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
-               "list": "a list of strings", "table": "a table"}
+               "list": "a list of strings", "map": "a table of strings", "table": "a table"}
 
 
 _REPR = reprlib.Repr()
@@ -239,8 +273,12 @@ def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> A
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
         "bool": isinstance(value, bool),
         "list": isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
+        "map": isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
         "table": isinstance(value, dict),
     }[key.kind]
+    if not ok and key.kind == "map" and isinstance(value, dict):
+        bad = next(k for k, v in value.items() if not isinstance(v, str))
+        raise BadInput(f"{what}: {name}.{bad} must be a string, not {type(value[bad]).__name__}")
     if not ok:
         raise BadInput(f"{what}: {name} must be {_KIND_NAMES[key.kind]}, "
                        f"not {type(value).__name__}")
@@ -252,6 +290,8 @@ def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> A
         value = _number(key, name, value, what)
     if key.kind == "list":
         value = list(value)
+    if key.kind == "map":
+        value = dict(value)
     return value
 
 
@@ -327,10 +367,18 @@ def render_show(cfg: Config) -> str:
     import json
     rows = []
     for name in sorted(cfg.values, key=lambda n: (n.count("."), n)):
-        value = cfg.values[name]
+        value = shown_value(name, cfg.values[name])
         shown = "(unset)" if value is None else json.dumps(value, ensure_ascii=False)
         rows.append((f"{name} = {shown}", cfg.source(name)))
     width = min(60, max(len(r[0]) for r in rows))
     lines = [f"{left:<{width}}  # {src}" for left, src in rows]
     lines += [f"# note: {n}" for n in cfg.notices]
     return "\n".join(lines)
+
+
+def shown_value(name: str, value: Any) -> Any:
+    """`value` as `ama config show` prints it: an MCP server's env and header values,
+    which hold tokens, as ***."""
+    if name.startswith("mcp_servers.") and name.endswith((".env", ".headers")) and value:
+        return {k: "***" for k in value}
+    return value

@@ -19,7 +19,8 @@ class Key:
     """One config key.
 
     name:    dotted path; `*` matches one name segment.
-    kind:    "str" | "int" | "float" | "bool" | "list" (of strings) | "table" (free-form).
+    kind:    "str" | "int" | "float" | "bool" | "list" (of strings) | "map" (a table of
+             strings: an environment, HTTP headers) | "table" (free-form).
     default: the value when no layer sets it (None: unset).
     help:    one line for `ama config show --keys`.
     choices: allowed values of a "str" key (a trailing ":" allows a prefix, "branch:").
@@ -101,9 +102,30 @@ KEYS: tuple[Key, ...] = (
         check="non-negative"),
     Key("prices.*.context_window", "int", None, "the model's context window", env=False,
         check="count"),
+    # --- MCP servers (agent/config/mcp.py; never from an untrusted repo)
+    Key("mcp_servers.*.command", "str", None, "stdio server: the program to start", env=False),
+    Key("mcp_servers.*.args", "list", [], "stdio server: its arguments", env=False),
+    Key("mcp_servers.*.env", "map", {}, "stdio server: environment variables it gets", env=False),
+    Key("mcp_servers.*.cwd", "str", None, "stdio server: the folder it starts in", env=False),
+    Key("mcp_servers.*.url", "str", None, "streamable HTTP server: its URL", env=False),
+    Key("mcp_servers.*.headers", "map", {}, "HTTP server: headers sent with each request",
+        env=False),
+    Key("mcp_servers.*.bearer_token_env", "str", None, "HTTP server: the environment variable "
+        "whose value is sent as `Authorization: Bearer`", env=False),
+    Key("mcp_servers.*.startup_timeout", "float", 10.0, "seconds the server has to start",
+        env=False, check="positive"),
+    Key("mcp_servers.*.tool_timeout", "float", 60.0, "seconds one tool call may take",
+        env=False, check="positive"),
+    Key("mcp_servers.*.enabled", "bool", True, "false: defined but not started", env=False),
+    Key("mcp_servers.*.required", "bool", False, "a run stops (exit 2) if it does not connect",
+        env=False),
+    Key("mcp_servers.*.enabled_tools", "list", None, "only these of its tools (default: all)",
+        env=False),
+    Key("mcp_servers.*.disabled_tools", "list", [], "its tools the model never sees", env=False),
+    Key("mcp_servers.*.sandbox", "bool", False, "run this stdio server in the session's sandbox",
+        env=False),
     # --- reserved for extensions that run commands (never from an untrusted repo)
     Key("hooks", "table", None, "commands run on agent events", env=False),
-    Key("mcp_servers", "table", None, "MCP servers to start", env=False),
 )
 
 # Provider options the config passes through to the model unchanged (agent/models/retry.py).

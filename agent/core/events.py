@@ -27,6 +27,7 @@ class SessionStarted(Event):
     workspace: str
     root: str = ""          # the repository root (what --continue matches on)
     resumed: bool = False   # this run continues an earlier one in the same log
+    mcp_servers: tuple[Mapping[str, Any], ...] = ()   # {name, status, tools} of each server
 
 
 @dataclass(frozen=True)

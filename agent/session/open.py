@@ -1,8 +1,9 @@
 """`open_session`: everything a session needs, built whole and in dependency order.
 
-    model → permissions → workspace (new, or the resumed one at its last checkpoint)
-    → sandbox over it → tools → system prompt (memory files, repo map) → compactor
-    → verifier → Agent → the earlier conversation when resuming
+    model → permissions → [MCP servers start, in a thread] → workspace (new, or the
+    resumed one at its last checkpoint) → sandbox over it → the MCP servers' tools →
+    tools → system prompt (memory files, repo map) → compactor → verifier → Agent →
+    the earlier conversation when resuming
 
 Nothing is built half and patched afterwards. What fails before the loop could start
 raises an AmaError (BadInput for the request, SandboxError for the sandbox) and leaves
@@ -30,7 +31,11 @@ from agent.session.options import SessionOptions
 from agent.session.session import Session, context_window
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from agent.core.compaction import Compactor
+    from tools.mcp.hub import McpHub
+    from tools.mcp.spec import ServerSpec
     from tools.workspace.scratch import Workspace
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]{2,}")
@@ -60,22 +65,31 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
     permissions = Permissions.from_lists(allow=options.allow, deny=options.deny, ask=options.ask,
                                          mode=options.permission_mode, network=options.network,
                                          granted=options.granted)
-    ws = _workspace(options, session_id, sink)
+    mcp = _McpStart(options.mcp_servers)   # servers start while the sandbox does
+    try:
+        ws = _workspace(options, session_id, sink)
+    except BaseException:
+        mcp.abandon()
+        raise
     try:
         sandbox = _sandbox(options, ws, session_id)
     except BaseException:
+        mcp.abandon()
         _discard(ws, options)
         raise
     try:
+        hub, servers = mcp.join(options, sink)
         subdir = _start_in_subdir(sandbox, ws, options.cwd)
         permissions.sandboxed = sandbox.kind != "local"
         if sandbox.kind == "local":
             sink(ev.Notice("warning", "sandbox 'local': commands run on this machine without "
                                       "isolation (in the scratch copy)"))
         sink(ev.SessionStarted(session_id, options.model, str(options.cwd), sandbox.kind,
-                               str(ws.tree), root=str(ws.user_root), resumed=bool(options.resume)))
+                               str(ws.tree), root=str(ws.user_root), resumed=bool(options.resume),
+                               mcp_servers=servers))
         cache = ama_home() / "cache" / "repomap"
-        tools = default_tools(cache_dir=cache, cache_key=str(ws.user_root))
+        tools = [*default_tools(cache_dir=cache, cache_key=str(ws.user_root)),
+                 *(hub.tools if hub else ())]
         prompt = render("system.md", workdir=sandbox.workdir, sandbox=sandbox.kind,
                         network=options.network, date=time.strftime("%Y-%m-%d"), subdir=subdir,
                         memory=memory_for(ws.user_root, options.cwd, options.trusted),
@@ -92,15 +106,68 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
                       verifier=verifier, compactor=compactor)
         session = Session(id=session_id, options=options, agent=agent, workspace=ws, sandbox=sandbox,
                           emit=agent.emit, cancel=cancel, model=options.model,
-                          base_permission_mode=options.permission_mode)
+                          base_permission_mode=options.permission_mode, mcp=hub,
+                          mcp_servers=servers)
         if options.resume:
             count = session.load_conversation(session_id)
             sink(ev.Notice("info", f"resumed session {session_id} ({count} earlier messages)"))
         return session
-    except BaseException:   # nothing is left behind: no container, no scratch copy
+    except BaseException:   # nothing is left behind: no container, no scratch copy, no server
+        mcp.abandon()
         sandbox.close()
         _discard(ws, options)
         raise
+
+
+class _McpStart:
+    """The session's MCP servers, started in a thread of their own so that they come up
+    while the workspace and sandbox are set up. Nothing is imported without servers."""
+
+    def __init__(self, specs: tuple["ServerSpec", ...]) -> None:
+        self._future: "Future[McpHub] | None" = None
+        if specs:
+            from concurrent.futures import ThreadPoolExecutor
+            pool = ThreadPoolExecutor(1, thread_name_prefix="ama-mcp")
+            self._future = pool.submit(_start_hub, specs)
+            pool.shutdown(wait=False)
+
+    def join(self, options: SessionOptions, sink: ev.EventSink
+             ) -> tuple["McpHub | None", tuple[dict, ...]]:
+        """The started hub and {name, status, tools} of every server, refused ones
+        included; a warning for each that is not connected. BadInput (exit 2) for a
+        `required` one that did not connect."""
+        try:
+            hub = self._future.result() if self._future is not None else None
+        except ImportError as e:   # the `mcp` package is missing
+            raise BadInput(f"MCP servers are configured but the MCP client cannot load "
+                           f"({e}); pip install 'mcp>=2'") from None
+        specs = {s.name: s for s in options.mcp_servers}
+        rows = [(specs.get(st.name), st.name, st.status, tuple(st.tools), st.error)
+                for st in (hub.statuses if hub else ())]
+        rows += [(spec, spec.name, "disabled", (), why) for spec, why in options.mcp_refused]
+        for spec, name, status, _, why in rows:
+            if status == "connected":
+                continue
+            if spec is not None and spec.required:
+                raise BadInput(f"MCP server {name} is required but did not connect "
+                               f"({status}: {why}); it is defined in {spec.source}")
+            sink(ev.Notice("warning", f"MCP server {name} not started: {why}"
+                           if status == "disabled" else f"MCP server {name}: {status}: {why}"))
+        return hub, tuple({"name": n, "status": st, "tools": list(t)} for _, n, st, t, _ in rows)
+
+    def abandon(self) -> None:
+        """The open failed: close the servers once they have started."""
+        if self._future is not None:
+            try:
+                hub = self._future.result()
+            except Exception:   # it never started; nothing to close
+                return
+            hub.close()
+
+
+def _start_hub(specs: tuple["ServerSpec", ...]) -> "McpHub":
+    from tools.mcp.hub import McpHub   # imports the `mcp` SDK: only with servers
+    return McpHub.start(specs)
 
 
 def _discard(ws: "Workspace", options: SessionOptions) -> None:

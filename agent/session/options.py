@@ -26,6 +26,7 @@ from agent.core.permissions import MODES as PERMISSION_MODES, Rule
 
 if TYPE_CHECKING:
     from agent.config.load import Config
+    from tools.mcp.spec import ServerSpec
 
 OUTPUT_FORMATS = ("text", "json", "stream-json")
 SELECT = ("smallest", "first")      # which passing attempt wins
@@ -81,6 +82,9 @@ class SessionOptions:
     context_window:  override of the model's window in tokens (None: the model's)
     config:          the merged config these came from (for tables later parts read)
     notices:         warnings to show when the session opens (e.g. an untrusted config)
+    mcp_servers:     the MCP servers to start (agent/config/mcp.py decides which)
+    mcp_refused:     (server, why) of enabled servers that are not started (status
+                     "disabled", a warning each)
     """
     model: str
     cwd: Path
@@ -105,6 +109,8 @@ class SessionOptions:
     context_window: int | None = None
     config: "Config | None" = None
     notices: tuple[str, ...] = ()
+    mcp_servers: tuple["ServerSpec", ...] = ()
+    mcp_refused: tuple[tuple["ServerSpec", str], ...] = ()
 
     def __post_init__(self) -> None:
         from tools.sandbox.select import KINDS

@@ -38,6 +38,7 @@ class RunResult:
     denials:       permission denials of this run (tool_name, tool_use_id, tool_input, reason)
     applied:       what --apply did ({"mode": ...}), or None
     error:         the AmaError that ended the run, if one did
+    mcp_servers:   {name, status, tools} of each MCP server of the session
     """
     subtype: str
     result: str
@@ -52,6 +53,7 @@ class RunResult:
     denials: tuple[dict[str, Any], ...] = ()
     applied: dict[str, Any] | None = None
     error: AmaError | None = None
+    mcp_servers: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -89,6 +91,7 @@ class RunResult:
             "applied": self.applied,
             "verification": self.verification,
             "permission_denials": list(self.denials),
+            "mcp_servers": list(self.mcp_servers),
         }
 
 

@@ -42,7 +42,7 @@ def run_session(session: Session, task: str) -> RunResult:
         model=session.model, num_turns=outcome.num_turns, duration=time.monotonic() - started,
         usage=agent.usage, changes=changes, change_set=cs,
         verification=agent.verifier.report() if agent.verifier else None,
-        denials=denials, error=outcome.error)
+        denials=denials, error=outcome.error, mcp_servers=session.mcp_servers)
 
 
 def _answer_last(agent, outcome: Outcome) -> None:

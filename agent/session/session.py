@@ -18,6 +18,7 @@ from agent.core.types import ToolCall
 from agent.session.options import Mode, SessionOptions
 
 if TYPE_CHECKING:
+    from tools.mcp.hub import McpHub
     from tools.sandbox.base import Sandbox
     from tools.workspace.scratch import Workspace
 
@@ -35,6 +36,8 @@ class Session:
     cancel: threading.Event
     model: str = ""
     base_permission_mode: str = "default"
+    mcp: "McpHub | None" = None                       # the MCP servers' connections
+    mcp_servers: tuple[dict, ...] = ()                # {name, status, tools} of each server
     _closed: bool = field(default=False, repr=False)
 
     # ---- the run -----------------------------------------------------------------------
@@ -132,6 +135,13 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        try:
+            if self.mcp is not None:
+                self.mcp.close()
+        finally:
+            self._close_sandbox(keep_workspace)
+
+    def _close_sandbox(self, keep_workspace: bool) -> None:
         try:
             self.sandbox.close()
         finally:

@@ -64,6 +64,7 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
            ) -> tuple[SessionOptions, RunRequest | None]:
     """Options for a session (and, when `headless`, its run). Raises BadInput."""
     from agent.config.load import load_config, model_options
+    from agent.config.mcp import UNTRUSTED_TASK, McpPlan, server_specs
     from agent.config.trust import ask_trust, check_trust, grant_trust, project_root, saved_rules
 
     cwd = existing_dir(flags.cwd or Path.cwd(), "--cwd")
@@ -76,10 +77,14 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
     given = {key: getattr(flags, name) for name, key in FLAG_KEYS.items()
              if getattr(flags, name) not in (None, [], ())}
     cfg = load_config(root, trusted=check.trusted, flags=given, extra=flags.config)
-    if not check.trusted and check.changed and ".ama/config.toml" not in check.changed:
-        cfg.notices.append(f"repository files not trusted yet ({', '.join(check.changed)}): "
+    changed = [f for f in check.changed if f != ".mcp.json"]   # load_config says that one
+    if not check.trusted and changed and ".ama/config.toml" not in changed:
+        cfg.notices.append(f"repository files not trusted yet ({', '.join(changed)}): "
                            f"their instructions are treated as untrusted notes; --trust to trust them")
     model = cfg.get("model")
+    mcp = server_specs(cfg)
+    if flags.untrusted and mcp.start:   # a task from a stranger drives no host-side servers
+        mcp = McpPlan((), (*mcp.refused, *((s, UNTRUSTED_TASK) for s in mcp.start)))
     options = SessionOptions(
         model=model, cwd=cwd,
         limits=Limits(max_turns=cfg.get("max_turns"), max_seconds=cfg.get("max_time"),
@@ -94,7 +99,8 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
         repo_map_tokens=int(cfg.get("repo_map.max_tokens")),
         compaction_threshold=float(cfg.get("compaction.threshold")),
         compaction_keep_turns=int(cfg.get("compaction.keep_turns")),
-        context_window=cfg.get("context_window"), config=cfg, notices=tuple(cfg.notices))
+        context_window=cfg.get("context_window"), config=cfg, notices=tuple(cfg.notices),
+        mcp_servers=mcp.start, mcp_refused=mcp.refused)
     if not headless:
         return options, None
     request = RunRequest(

@@ -1,0 +1,129 @@
+"""`ama mcp list|get|add|remove`: the MCP servers of the user's config (and, read only,
+of a trusted repository). Edits go to the user config file alone, comments kept."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from agent.cli.fail import fail
+from agent.core.errors import AmaError, BadInput
+
+mcp_app = typer.Typer(rich_markup_mode=None, no_args_is_help=True,
+                      help="List, show, add and remove MCP servers (the user config).")
+_CWD = typer.Option(None, "--cwd", "-C", help="The repository whose servers are shown too "
+                    "(default: here; read only once it is trusted).")
+
+
+def _servers(cwd: Optional[Path]) -> dict:
+    from agent.config.load import load_config
+    from agent.config.mcp import server_tables
+    from agent.config.trust import check_trust, project_root
+    here = Path(cwd or Path.cwd())
+    root = project_root(here)
+    return server_tables(load_config(root, trusted=check_trust(root, here).trusted))
+
+
+@mcp_app.command("list", help="Every MCP server: how it connects, where it is defined, and "
+                              "whether this build starts it.")
+def mcp_list(cwd: Optional[Path] = _CWD) -> None:
+    from agent.config.mcp import source_of, where_it_runs
+    try:
+        servers = _servers(cwd)
+    except AmaError as e:
+        fail(e)
+    if not servers:
+        typer.echo("no MCP servers; add one with `ama mcp add NAME -- COMMAND ARGS...` "
+                   "or `ama mcp add NAME --url URL`")
+        return
+    for name, t in servers.items():
+        target = t.get("url") or " ".join([t.get("command") or "", *t.get("args", [])])
+        typer.echo(f"{name:<16} {'http' if t.get('url') else 'stdio':<6} {target}")
+        typer.echo(f"{'':<16} {where_it_runs(t)}; from {source_of(t)}")
+
+
+@mcp_app.command("get", help="One MCP server's settings, each with where it comes from.")
+def mcp_get(name: str = typer.Argument(..., help="The server's name."),
+            cwd: Optional[Path] = _CWD) -> None:
+    from agent.config.load import shown_value
+    from agent.config.mcp import where_it_runs
+    try:
+        servers = _servers(cwd)
+        if name not in servers:
+            raise BadInput(f"no MCP server {name!r}; `ama mcp list` shows them")
+    except AmaError as e:
+        fail(e)
+    t = servers[name]
+    typer.echo(f"{name}: {where_it_runs(t)}")
+    for key, value in t.items():
+        if key == "_sources":
+            continue
+        value = shown_value(f"mcp_servers.{name}.{key}", value)   # tokens: names only
+        typer.echo(f"  {key} = {json.dumps(value, ensure_ascii=False)}    # {t['_sources'][key]}")
+
+
+@mcp_app.command("add", help="Add a server to the user config: `ama mcp add NAME -- COMMAND "
+                             "ARGS...` (stdio) or `ama mcp add NAME --url URL` (HTTP).")
+def mcp_add(
+    name: str = typer.Argument(..., help="The server's name: letters, digits, _ and -."),
+    command: Optional[List[str]] = typer.Argument(None, help="After `--`: the command and "
+                                                   "its arguments."),
+    url: Optional[str] = typer.Option(None, "--url", help="A streamable HTTP server's URL."),
+    header: List[str] = typer.Option([], "--header", help="K=V, an HTTP header; repeatable."),
+    env: List[str] = typer.Option([], "--env", "-e", help="K=V, for a stdio server; repeatable."),
+    bearer_token_env: Optional[str] = typer.Option(None, "--bearer-token-env", help="HTTP: send "
+                                                   "this variable's value as a Bearer token."),
+    required: bool = typer.Option(False, "--required", help="A run stops (exit 2) if it does "
+                                  "not connect."),
+) -> None:
+    from agent.config.edit import set_table
+    from agent.config.load import user_config_path
+    from agent.config.mcp import NAME
+    try:
+        if not NAME.match(name):
+            raise BadInput(f"MCP server name {name!r}: use letters, digits, _ and -")
+        if bool(command) == bool(url):
+            raise BadInput("give either `-- COMMAND ARGS...` (stdio) or --url URL (HTTP), "
+                           f"not {'both' if url else 'neither'}")
+        if url and env or command and (header or bearer_token_env):
+            raise BadInput("--env is for stdio servers; --header and --bearer-token-env "
+                           "for HTTP ones")
+        values: dict = {"url": url} if url else {"command": command[0], "args": command[1:]}
+        for flag, items, key in (("--header", header, "headers"), ("--env", env, "env")):
+            if items:
+                values[key] = _pairs(flag, items)
+        if bearer_token_env:
+            values["bearer_token_env"] = bearer_token_env
+        if required:
+            values["required"] = True
+        path = user_config_path()
+        set_table(path, "mcp_servers", name, values)
+    except AmaError as e:
+        fail(e)
+    typer.echo(f"added MCP server {name} to {path}")
+
+
+@mcp_app.command("remove", help="Remove a server from the user config.")
+def mcp_remove(name: str = typer.Argument(..., help="The server's name.")) -> None:
+    from agent.config.edit import remove_table
+    from agent.config.load import user_config_path
+    path = user_config_path()
+    try:
+        if not remove_table(path, "mcp_servers", name):
+            raise BadInput(f"no MCP server {name!r} in {path} (a repository's servers are "
+                           f"edited in its own files)")
+    except AmaError as e:
+        fail(e)
+    typer.echo(f"removed MCP server {name} from {path}")
+
+
+def _pairs(flag: str, items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"{flag} {item!r}: write KEY=VALUE")
+        out[key.strip()] = value
+    return out
