@@ -16,6 +16,7 @@ import re
 import shlex
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,19 +66,13 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
     permissions = Permissions.from_lists(allow=options.allow, deny=options.deny, ask=options.ask,
                                          mode=options.permission_mode, network=options.network,
                                          granted=options.granted)
-    mcp = _McpStart(options.mcp_servers)   # servers start while the sandbox does
-    try:
+    with ExitStack() as undo:   # a failing step leaves nothing behind: no server, copy, container
+        mcp = _McpStart(options.mcp_servers)   # servers start while the sandbox does
+        undo.callback(mcp.abandon)
         ws = _workspace(options, session_id, sink)
-    except BaseException:
-        mcp.abandon()
-        raise
-    try:
+        undo.callback(_discard, ws, options)
         sandbox = _sandbox(options, ws, session_id)
-    except BaseException:
-        mcp.abandon()
-        _discard(ws, options)
-        raise
-    try:
+        undo.callback(sandbox.close)
         hub, servers = mcp.join(options, sink)
         subdir = _start_in_subdir(sandbox, ws, options.cwd)
         permissions.sandboxed = sandbox.kind != "local"
@@ -99,24 +94,21 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
         if options.verify:
             from agent.core.verify import Verifier
             verifier = Verifier(options.verify, sandbox, max_attempts=options.max_verify)
-        agent = Agent(model=model, tools=tools, ctx=ToolContext(root=ws.tree, sandbox=sandbox, cancel=cancel),
+        agent = Agent(model=model, tools=tools,
+                      ctx=ToolContext(root=ws.tree, sandbox=sandbox, cancel=cancel),
                       emit=ev.fan_out(sink, compactor.observe), system_prompt=prompt,
                       settings=ModelSettings(), limits=options.limits, permissions=permissions,
                       approve=approve, on_mutation=_checkpointer(ws, sink),
                       verifier=verifier, compactor=compactor)
-        session = Session(id=session_id, options=options, agent=agent, workspace=ws, sandbox=sandbox,
-                          emit=agent.emit, cancel=cancel, model=options.model,
+        session = Session(id=session_id, options=options, agent=agent, workspace=ws,
+                          sandbox=sandbox, emit=agent.emit, cancel=cancel, model=options.model,
                           base_permission_mode=options.permission_mode, mcp=hub,
                           mcp_servers=servers)
         if options.resume:
             count = session.load_conversation(session_id)
             sink(ev.Notice("info", f"resumed session {session_id} ({count} earlier messages)"))
+        undo.pop_all()   # the session owns them now: Session.close ends them
         return session
-    except BaseException:   # nothing is left behind: no container, no scratch copy, no server
-        mcp.abandon()
-        sandbox.close()
-        _discard(ws, options)
-        raise
 
 
 class _McpStart:
