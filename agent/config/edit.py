@@ -2,7 +2,6 @@
 the user's comments, order and formatting survive. The file is replaced atomically."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,11 +22,9 @@ def read_document(path: Path):
 
 def write_document(path: Path, doc) -> None:
     import tomlkit
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    from tools.workspace.atomic_files import FileWrite, write_atomically
     try:
-        tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(path.parent, [FileWrite(path.name, tomlkit.dumps(doc).encode("utf-8"))])
     except OSError as e:
         raise BadInput(f"{path}: cannot write it ({e.strerror or e})") from None
 

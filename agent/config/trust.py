@@ -183,10 +183,10 @@ def _load() -> dict:
 
 
 def _save(repos: dict) -> None:
+    from tools.workspace.atomic_files import FileWrite, write_atomically
     path = ama_home() / STORE
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps({"repos": repos}, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)  # atomic: a crash leaves the old store or the new, never half
+    data = json.dumps({"repos": repos}, indent=1, sort_keys=True).encode("utf-8")
+    try:   # atomic: a crash leaves the old store or the new, never half
+        write_atomically(path.parent, [FileWrite(path.name, data)])
     except OSError as e:
         raise unwritable(path, e) from None
