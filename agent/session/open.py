@@ -102,8 +102,7 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
                       verifier=verifier, compactor=compactor)
         session = Session(id=session_id, options=options, agent=agent, workspace=ws,
                           sandbox=sandbox, emit=agent.emit, cancel=cancel, model=options.model,
-                          base_permission_mode=options.permission_mode, mcp=hub,
-                          mcp_servers=servers)
+                          mcp=hub, mcp_servers=servers)
         if options.resume:
             count = session.load_conversation(session_id)
             sink(ev.Notice("info", f"resumed session {session_id} ({count} earlier messages)"))

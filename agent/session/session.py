@@ -35,7 +35,6 @@ class Session:
     emit: ev.EventSink
     cancel: threading.Event
     model: str = ""
-    base_permission_mode: str = "default"
     mcp: "McpHub | None" = None                       # the MCP servers' connections
     mcp_servers: tuple[dict, ...] = ()                # {name, status, tools} of each server
     _closed: bool = field(default=False, repr=False)
@@ -65,7 +64,7 @@ class Session:
     def set_mode(self, mode: Mode) -> None:
         """Plan mode refuses mutating tools; review and auto-accept differ only in what
         the front end does with a turn's changes."""
-        self.agent.permissions.mode = "plan" if mode is Mode.PLAN else self.base_permission_mode
+        self.agent.permissions.mode = "plan" if mode is Mode.PLAN else self.options.permission_mode
 
     def add_rule(self, kind: str, rule: str) -> None:
         """Add a permission rule (`allow`, `ask` or `deny`) for this session. ValueError
