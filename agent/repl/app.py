@@ -230,19 +230,21 @@ class Repl:
         """Run one user message through the session, then review what it changed (and
         send the review's feedback, if any, the same way)."""
         while text:
+            cs = None
             try:
-                self.runner.run(lambda: self.state.send(text))
+                cs = self.runner.run(lambda: self.state.send(text)).change_set
             except Exception as e:  # a bug or a dead sandbox: say so, keep the REPL alive
                 self.console.print(Text(f"error: {type(e).__name__}: {e}", style="bold red"))
             self.console.print()
-            text = self.review_pending(auto=self.mode is Mode.AUTO_ACCEPT)
+            text = self.review_pending(auto=self.mode is Mode.AUTO_ACCEPT, cs=cs)
 
-    def review_pending(self, auto: bool = False) -> str:
-        """Review (or, `auto`, accept) the pending changes; returns feedback to send, or ''."""
+    def review_pending(self, auto: bool = False, cs=None) -> str:
+        """Review (or, `auto`, accept) the pending changes — `cs`, the change set the turn
+        just read, or a fresh one; returns feedback to send, or ''."""
         from prompts import render
         from agent.repl.review_ui import review_change_set
         try:
-            cs = self.workspace.change_set()
+            cs = cs if cs is not None else self.workspace.change_set()
         except Exception as e:
             self.console.print(Text(f"could not compute the change set: {e}", style="red"))
             return ""
