@@ -2,15 +2,17 @@
 
 `server_specs(cfg)` turns every `[mcp_servers.NAME]` (user config, and a trusted repo's
 `.ama/config.toml` and `.mcp.json`, merged key by key by agent/config/load.py) into a
-`ServerSpec`, and says which ones this build does not start and why:
+`ServerSpec`. Where each one runs:
 
     user config, stdio or HTTP        runs on this machine (the user's own definition)
-    user config with sandbox = true   not started yet: the sandbox does not host servers
+    user config with sandbox = true   runs in the session's sandbox
     repository, HTTP                  connects (the repo was trusted, bound to its hash)
-    repository, stdio                 not started yet: it must run in the sandbox
+    repository, stdio                 runs in the session's sandbox, always
 
 A server any of whose keys a repository set counts as the repository's. `enabled =
-false` servers are left out. Light: imports no `mcp`.
+false` servers are left out. Which sandbox a sandboxed one gets (and a refusal when the
+session has none: `--sandbox local`) is settled when the session opens
+(`_McpStart` in agent/session/open.py). Light: imports no `mcp`.
 """
 from __future__ import annotations
 
@@ -27,12 +29,6 @@ if TYPE_CHECKING:
 
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _REPO_SOURCES = ("project config", ".mcp.json")
-NOT_SANDBOXED_YET = ("repository-defined stdio MCP servers run in the sandbox, which this "
-                     "build does not do yet; define it in your user config to run it on "
-                     "this machine")
-SANDBOX_NOT_YET = ("sandbox = true: stdio MCP servers in the sandbox are not supported by "
-                   "this build yet; remove `sandbox = true` to run it on this machine")
-
 UNTRUSTED_TASK = ("--untrusted: MCP servers are not started for a task from an untrusted "
                   "source")
 
@@ -70,26 +66,19 @@ def source_of(table: Mapping[str, Any]) -> str:
 
 
 def server_specs(cfg: "Config", env: Mapping[str, str] | None = None) -> McpPlan:
-    """The servers to start and those refused. Raises BadInput naming the server and
+    """The servers to start (server_specs refuses none; `--untrusted` does). Raises BadInput naming the server and
     where it was defined (a bad name, both or neither of command and url, an unset
     `bearer_token_env` variable)."""
     env = os.environ if env is None else env
     start: list[ServerSpec] = []
-    refused: list[tuple[ServerSpec, str]] = []
     for name, table in server_tables(cfg).items():
         source = source_of(table)
         if not NAME.match(name):
             raise BadInput(f"{source}: MCP server name {name!r}: use letters, digits, _ and -")
         if not table.get("enabled", True):
             continue
-        spec = _spec(name, table, source, env)
-        if spec.command and defined_by_repo(table):
-            refused.append((spec, NOT_SANDBOXED_YET))
-        elif spec.command and table.get("sandbox"):
-            refused.append((spec, SANDBOX_NOT_YET))
-        else:
-            start.append(spec)
-    return McpPlan(tuple(start), tuple(refused))
+        start.append(_spec(name, table, source, env))
+    return McpPlan(tuple(start))
 
 
 def _spec(name: str, t: Mapping[str, Any], source: str, env: Mapping[str, str]) -> ServerSpec:
@@ -117,7 +106,8 @@ def _spec(name: str, t: Mapping[str, Any], source: str, env: Mapping[str, str]) 
         tool_timeout=float(t.get("tool_timeout", 60.0)), required=bool(t.get("required")),
         enabled_tools=tuple(enabled) if enabled is not None else None,
         disabled_tools=tuple(t.get("disabled_tools") or ()),
-        trusted=not defined_by_repo(table=t), source=source)
+        trusted=not defined_by_repo(table=t), source=source,
+        sandboxed=bool(t.get("command")) and (defined_by_repo(t) or bool(t.get("sandbox"))))
 
 
 def where_it_runs(table: Mapping[str, Any]) -> str:
@@ -127,7 +117,7 @@ def where_it_runs(table: Mapping[str, Any]) -> str:
     if table.get("url"):
         return "connects over HTTP"
     if defined_by_repo(table):
-        return "not started: repository stdio servers need the sandbox (not built yet)"
+        return "runs in the session's sandbox (defined by the repository)"
     if table.get("sandbox"):
-        return "not started: sandbox = true is not supported yet"
+        return "runs in the session's sandbox (sandbox = true)"
     return "runs on this machine"

@@ -17,6 +17,7 @@ import shlex
 import threading
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from agent.session.log import new_session_id
 from agent.session.memory import memory_for
 from agent.session.options import SessionOptions
 from agent.session.session import Session, context_window
+from tools.sandbox.errors import SandboxUnavailable
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -73,6 +75,7 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
         undo.callback(_discard, ws, options)
         sandbox = _sandbox(options, ws, session_id)
         undo.callback(sandbox.close)
+        mcp.sandbox_ready(sandbox)
         hub, servers = mcp.join(options, sink)
         subdir = _start_in_subdir(sandbox, ws, options.cwd)
         permissions.sandboxed = sandbox.kind != "local"
@@ -111,16 +114,44 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
 
 
 class _McpStart:
-    """The session's MCP servers, started in a thread of their own so that they come up
-    while the workspace and sandbox are set up. Nothing is imported without servers."""
+    """The session's MCP servers, started in threads of their own so that they come up
+    while the session is set up: the host's (and HTTP ones) at once, the sandboxed ones
+    as soon as the sandbox is up (`sandbox_ready`). Nothing of the SDK is imported
+    without servers."""
 
     def __init__(self, specs: tuple["ServerSpec", ...]) -> None:
-        self._future: "Future[McpHub] | None" = None
+        self._hub: "McpHub | None" = None
+        self._boxed = tuple(s for s in specs if s.sandboxed)
+        self._futures: "list[Future[list]]" = []
+        self._refused: list[tuple["ServerSpec", str]] = []
         if specs:
             from concurrent.futures import ThreadPoolExecutor
-            pool = ThreadPoolExecutor(1, thread_name_prefix="ama-mcp")
-            self._future = pool.submit(_start_hub, specs)
-            pool.shutdown(wait=False)
+            from tools.mcp.hub import McpHub   # light: the SDK loads on the hub's thread
+            self._hub = McpHub()
+            self._pool = ThreadPoolExecutor(2, thread_name_prefix="ama-mcp")
+            self._futures.append(self._pool.submit(
+                self._hub.add, tuple(s for s in specs if not s.sandboxed)))
+
+    def sandbox_ready(self, sandbox) -> None:
+        """Start the sandboxed servers through `sandbox`'s way in; refused (with the
+        reason) where the session has no sandbox that can host one."""
+        if self._hub is None:
+            return
+        launchable = []
+        for spec in self._boxed:
+            try:
+                argv, env = sandbox.stdio_argv([spec.command, *spec.args], cwd=spec.cwd or ".",
+                                               env=spec.env)
+            except AttributeError:   # the local "sandbox" has no inside to start it in
+                self._refused.append((spec, NO_SANDBOX_FOR_SERVER.format(
+                    why="sandbox = true" if spec.trusted else "it is defined by the repository")))
+                continue
+            except SandboxUnavailable as e:
+                self._refused.append((spec, str(e)))
+                continue
+            launchable.append(replace(spec, launch=tuple(argv), launch_env=env))
+        self._futures.append(self._pool.submit(self._hub.add, tuple(launchable)))
+        self._pool.shutdown(wait=False)
 
     def join(self, options: SessionOptions, sink: ev.EventSink
              ) -> tuple["McpHub | None", tuple[dict, ...]]:
@@ -128,14 +159,15 @@ class _McpStart:
         included; a warning for each that is not connected. BadInput (exit 2) for a
         `required` one that did not connect."""
         try:
-            hub = self._future.result() if self._future is not None else None
+            statuses = [st for f in self._futures for st in f.result()]
         except ImportError as e:   # the `mcp` package is missing
             raise BadInput(f"MCP servers are configured but the MCP client cannot load "
                            f"({e}); pip install 'mcp>=2'") from None
         specs = {s.name: s for s in options.mcp_servers}
         rows = [(specs.get(st.name), st.name, st.status, tuple(st.tools), st.error)
-                for st in (hub.statuses if hub else ())]
-        rows += [(spec, spec.name, "disabled", (), why) for spec, why in options.mcp_refused]
+                for st in statuses]
+        rows += [(spec, spec.name, "disabled", (), why)
+                 for spec, why in (*self._refused, *options.mcp_refused)]
         for spec, name, status, _, why in rows:
             if status == "connected":
                 continue
@@ -144,21 +176,23 @@ class _McpStart:
                                f"({status}: {why}); it is defined in {spec.source}")
             sink(ev.Notice("warning", f"MCP server {name} not started: {why}"
                            if status == "disabled" else f"MCP server {name}: {status}: {why}"))
-        return hub, tuple({"name": n, "status": st, "tools": list(t)} for _, n, st, t, _ in rows)
+        return self._hub, tuple({"name": n, "status": st, "tools": list(t)}
+                                for _, n, st, t, _ in rows)
 
     def abandon(self) -> None:
         """The open failed: close the servers once they have started."""
-        if self._future is not None:
+        if self._hub is None:
+            return
+        for future in self._futures:
             try:
-                hub = self._future.result()
+                future.result()
             except Exception:   # it never started; nothing to close
-                return
-            hub.close()
+                pass
+        self._hub.close()
 
 
-def _start_hub(specs: tuple["ServerSpec", ...]) -> "McpHub":
-    from tools.mcp.hub import McpHub   # imports the `mcp` SDK: only with servers
-    return McpHub.start(specs)
+NO_SANDBOX_FOR_SERVER = ("it runs only in a sandbox ({why}), and this session has none "
+                         "(--sandbox local); use --sandbox docker or bwrap")
 
 
 def _discard(ws: "Workspace", options: SessionOptions) -> None:

@@ -89,8 +89,8 @@ def test_servers_are_reported_in_session_started_and_the_result(ama, user_config
     servers = _servers(r.result)
     assert set(servers) == {"fs", "repo_stdio", "repo_http"}
     assert servers["repo_stdio"]["status"] == "disabled"
-    assert "MCP server repo_stdio not started: repository-defined stdio MCP servers run in the " \
-           "sandbox, which this build does not do yet" in r.stderr
+    assert "MCP server repo_stdio not started: it runs only in a sandbox (it is defined by the " \
+           "repository), and this session has none (--sandbox local)" in r.stderr
     assert not (repo / "MARKER").exists()
 
 

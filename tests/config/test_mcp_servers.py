@@ -7,7 +7,7 @@ import json
 import pytest
 
 from agent.config.load import load_config, render_show
-from agent.config.mcp import NOT_SANDBOXED_YET, SANDBOX_NOT_YET, server_specs
+from agent.config.mcp import server_specs
 from agent.config.trust import check_trust, grant_trust
 from agent.core.errors import BadInput
 
@@ -92,11 +92,11 @@ def test_mcp_json_is_read_only_when_trusted_with_var_expansion(load, repo):
     assert cfg.get("mcp_servers.local.args") == ["srv.js", "--home=/h"]
     assert cfg.get("mcp_servers.web.url") == "https://mcp.example/mcp"
     plan = server_specs(cfg, env={})
-    (web,) = plan.start
+    local, web = sorted(plan.start, key=lambda s: s.name)
     assert dict(web.headers) == {"Authorization": "Bearer k1"} and not web.trusted
-    assert web.source == f".mcp.json {repo / '.mcp.json'}"
-    ((local, why),) = plan.refused   # a repository's stdio server is not started yet
-    assert local.name == "local" and dict(local.env) == {"KEY": "k1"} and why == NOT_SANDBOXED_YET
+    assert web.source == f".mcp.json {repo / '.mcp.json'}" and not web.sandboxed
+    assert local.name == "local" and dict(local.env) == {"KEY": "k1"}
+    assert local.sandboxed and not local.trusted   # a repository's stdio server: in the sandbox
 
 
 def test_mcp_json_unset_variable_is_bad_input_naming_it(load, repo):
@@ -127,15 +127,16 @@ def test_repo_toml_servers_and_a_users_server_the_repo_cannot_change(load, user_
     assert cfg.get("mcp_servers.gh.url") == "https://mine/mcp"   # the user's token stays home
     assert any("gh is defined in your own config" in n for n in cfg.notices)
     plan = server_specs(cfg, env={"T": "x"})
-    assert [s.name for s in plan.start] == ["gh", "docs"]
+    assert [s.name for s in plan.start] == ["gh", "docs", "build"]
     assert plan.start[1].source == f"project config {repo / '.ama' / 'config.toml'}"
-    assert [(s.name, why) for s, why in plan.refused] == [("build", NOT_SANDBOXED_YET)]
+    assert [s.sandboxed for s in plan.start] == [False, False, True] and plan.refused == ()
 
 
-def test_user_server_with_sandbox_true_is_not_started_yet(load, user_config, repo):
-    user_config.write_text('[mcp_servers.s]\ncommand = "x"\nsandbox = true\n')
-    plan = server_specs(load(repo, False), env={})
-    assert plan.start == () and [why for _, why in plan.refused] == [SANDBOX_NOT_YET]
+def test_user_server_with_sandbox_true_runs_in_the_sandbox(load, user_config, repo):
+    user_config.write_text('[mcp_servers.s]\ncommand = "x"\nsandbox = true\n'
+                           '[mcp_servers.h]\ncommand = "y"\n')
+    s, h = server_specs(load(repo, False), env={}).start
+    assert s.sandboxed and s.trusted and not h.sandboxed
 
 
 def test_config_show_names_every_server_and_its_source_hiding_secrets(load, user_config, repo):
@@ -160,4 +161,4 @@ def test_the_user_turns_a_repository_server_off(load, user_config, repo):
     user_config.write_text('[mcp_servers.web]\nenabled = false\n')
     (repo / ".mcp.json").write_text(json.dumps(MCP_JSON))
     plan = server_specs(load(repo, trusted=True, env={"HOME_DIR": "/h", "API_KEY": "k"}), env={})
-    assert [s.name for s in plan.start] == [] and [s.name for s, _ in plan.refused] == ["local"]
+    assert [s.name for s in plan.start] == ["local"]   # `web` is off; `local` runs sandboxed

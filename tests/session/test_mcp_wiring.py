@@ -1,99 +1,91 @@
-"""open_session with MCP servers: the hub's tools reach the model, statuses are reported,
-the hub is closed with the session or when the open fails (`home` and `repo` are
-the shared fixtures of tests/config/conftest.py). `McpHub.start` is replaced
-at its interface by a fake hub that serves one tool (real connections are the MCP
-client's own tests)."""
+"""open_session with MCP servers: the servers' tools reach the model, statuses are
+reported (refused ones too), the servers end with the session or when the open fails
+(`home` and `repo` are the shared fixtures of tests/config/conftest.py). The servers
+are real: tests/mcp/servers/demo.py over stdio, and processes that fail at once."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+import uuid
+from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
 from agent.core.errors import BadInput
 from agent.session import SessionOptions, open_session, run_session
 from tests.ama_cli import write_script
-from tools.base import BaseTool, ToolResult
-from tools.mcp import hub as hub_module
-from tools.mcp.spec import ServerSpec, tool_name
+from tools.mcp.spec import ServerSpec
+
+DEMO = Path(__file__).parents[1] / "mcp" / "servers" / "demo.py"
 
 
-class _EchoParams(BaseModel):
-    text: str
+def demo(name: str = "echo", **kw) -> tuple[ServerSpec, str]:
+    """The demo server as a user's server, and the token in its environment that finds
+    its process."""
+    token = uuid.uuid4().hex
+    return ServerSpec(name, command=sys.executable, args=(str(DEMO), "stdio"),
+                      env={"AMA_TEST_TOKEN": token}, startup_timeout=20, trusted=True,
+                      **kw), token
 
 
-class _EchoTool(BaseTool):
-    name = tool_name("echo", "say")
-    description = "Echo the text."
-    params = _EchoParams
-    mutating = False
-
-    def run(self, args, ctx):
-        return ToolResult(output=f"echo: {args.text}")
-
-
-class _FakeHub:
-    """Connects every server but `down`; records the specs it got and whether it closed."""
-    started: list = []
-
-    def __init__(self, specs):
-        self.specs, self.closed = list(specs), False
-        self.tools = [_EchoTool()] if any(s.name == "echo" for s in specs) else []
-        self.statuses = [hub_module.ServerStatus(s.name, "timeout", (), "no answer in 1s")
-                         if s.name == "down" else
-                         hub_module.ServerStatus(s.name, "connected", tuple(t.name for t in self.tools))
-                         for s in specs]
-        _FakeHub.started.append(self)
-
-    def close(self):
-        self.closed = True
+def processes(token: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if f"AMA_TEST_TOKEN={token}".encode() in environ.split(b"\0"):
+            found.append(int(pid))
+    return found
 
 
-@pytest.fixture
-def fake_hub(monkeypatch):
-    _FakeHub.started = []
-    monkeypatch.setattr(hub_module.McpHub, "start", classmethod(lambda cls, specs: _FakeHub(specs)))
-    return _FakeHub.started
+DOWN = ServerSpec("down", command=sys.executable, args=("-c", "import sys; sys.exit(3)"))
+CALL = {"text": "", "tool_calls": [{"name": "mcp__echo__echo", "arguments": {"text": "hi"}}]}
 
 
-CALL = {"text": "", "tool_calls": [{"name": "mcp__echo__say", "arguments": {"text": "hi"}}]}
-
-
-def test_hub_tools_reach_the_model_and_statuses_are_reported(home, fake_hub, repo, tmp_path):
+def test_server_tools_reach_the_model_and_statuses_are_reported(home, repo, tmp_path):
     events = []
+    echo, token = demo()
     options = SessionOptions(model=write_script(tmp_path, (CALL, {"text": "Done."})), cwd=repo,
                              sandbox="local",
-                             mcp_servers=(ServerSpec("echo", command="e"), ServerSpec("down", url="http://h")),
+                             mcp_servers=(echo, DOWN, ServerSpec("boxed", command="x", trusted=True,
+                                                                 sandboxed=True)),
                              mcp_refused=((ServerSpec("repo_srv", command="x"), "not yet"),))
     session = open_session(options, events.append)
     try:
+        assert processes(token)
         result = run_session(session, "say hi")
     finally:
         session.close()
-    assert fake_hub[0].closed and [s.name for s in fake_hub[0].specs] == ["echo", "down"]
+    assert processes(token) == []            # the server ended with the session
     assert result.subtype == "success"
-    finished = [e for e in events if e.type == "tool_result"]
-    assert finished and "echo: hi" in json.dumps([e.to_dict() for e in finished])
-    expected = [{"name": "echo", "status": "connected", "tools": ["mcp__echo__say"]},
-                {"name": "down", "status": "timeout", "tools": []},
-                {"name": "repo_srv", "status": "disabled", "tools": []}]
-    assert result.to_dict()["mcp_servers"] == expected
+    finished = [e.to_dict() for e in events if e.type == "tool_result"]
+    assert [f["output"] for f in finished] == ["hi"]
+    rows = {s["name"]: s for s in result.to_dict()["mcp_servers"]}
+    assert rows["echo"]["status"] == "connected" and "mcp__echo__echo" in rows["echo"]["tools"]
+    assert [rows[n]["status"] for n in ("down", "boxed", "repo_srv")] == ["failed", "disabled",
+                                                                          "disabled"]
     started = next(e for e in events if e.type == "session_started")
-    assert [dict(s) for s in started.to_dict()["mcp_servers"]] == expected
+    assert [dict(s) for s in started.to_dict()["mcp_servers"]] == result.to_dict()["mcp_servers"]
     warnings = [e.message for e in events if e.type == "notice" and e.level == "warning"]
-    assert "MCP server down: timeout: no answer in 1s" in warnings
+    assert any(w.startswith("MCP server down: failed: ") for w in warnings), warnings
     assert "MCP server repo_srv not started: not yet" in warnings
+    assert "MCP server boxed not started: it runs only in a sandbox (sandbox = true), and " \
+           "this session has none (--sandbox local); use --sandbox docker or bwrap" in warnings
 
 
-def test_required_server_down_is_bad_input_and_the_hub_is_closed(home, fake_hub, repo, tmp_path):
+def test_required_server_down_is_bad_input_and_the_others_end(home, repo, tmp_path):
+    echo, token = demo()
+    down = ServerSpec("down", command=DOWN.command, args=DOWN.args, required=True,
+                      source="user config c.toml")
     options = SessionOptions(model=write_script(tmp_path, ({"text": "Done."},)), cwd=repo,
-                             sandbox="local",
-                             mcp_servers=(ServerSpec("down", url="http://h", required=True,
-                                                     source="user config c.toml"),))
+                             sandbox="local", mcp_servers=(echo, down))
     with pytest.raises(BadInput, match=r"MCP server down is required but did not connect "
-                                       r"\(timeout: no answer in 1s\); it is defined in user config c.toml"):
+                                       r"\(failed: .*\); it is defined in user config c.toml"):
         open_session(options)
-    assert fake_hub[0].closed
+    assert processes(token) == []
     assert not any((home / "ama" / "workspaces").iterdir())
 
 
@@ -106,14 +98,11 @@ def test_required_refused_server_is_bad_input(home, repo, tmp_path):
         open_session(options)
 
 
-def test_a_failing_sandbox_still_closes_the_hub(home, fake_hub, repo, tmp_path, monkeypatch):
-    import agent.session.open as opener
-
-    def no_sandbox(*a, **k):
-        raise BadInput("no sandbox here")
-    monkeypatch.setattr(opener, "_sandbox", no_sandbox)
+def test_a_sandbox_that_cannot_start_still_ends_the_servers(home, repo, tmp_path):
+    echo, token = demo()
     options = SessionOptions(model=write_script(tmp_path, ({"text": "Done."},)), cwd=repo,
-                             sandbox="local", mcp_servers=(ServerSpec("echo", command="e"),))
-    with pytest.raises(BadInput, match="no sandbox here"):
+                             sandbox="docker", sandbox_image="ama-test-no-such-image",
+                             mcp_servers=(echo,))
+    with pytest.raises(BadInput):   # no engine, or no such image: either is bad input
         open_session(options)
-    assert fake_hub[0].closed
+    assert processes(token) == []

@@ -127,8 +127,12 @@ class Connection:
 
         if self._stderr is None:
             self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
-        params = StdioServerParameters(command=spec.command or "", args=list(spec.args),
-                                       env=dict(spec.env) or None, cwd=spec.cwd)
+        if spec.launch:   # a sandboxed server: the sandbox's way in, which sets cwd and env
+            params = StdioServerParameters(command=spec.launch[0], args=list(spec.launch[1:]),
+                                           env=dict(spec.launch_env) or None)
+        else:
+            params = StdioServerParameters(command=spec.command or "", args=list(spec.args),
+                                           env=dict(spec.env) or None, cwd=spec.cwd)
         return Client(stdio_client(params, errlog=self._stderr))
 
     def _describe(self, error: BaseException) -> str:

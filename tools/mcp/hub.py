@@ -44,21 +44,32 @@ class McpHub:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ama-mcp", daemon=True)
         self._thread.start()
+        self._lock = threading.Lock()
         self._closed = False
 
     @classmethod
     def start(cls, specs: Sequence[ServerSpec]) -> "McpHub":
-        """Start every enabled server at once, each bounded by its `startup_timeout`, and
-        wait for all of them. Never raises for a server: its `ServerStatus` says why."""
+        """A hub with `specs` started (see `add`)."""
         hub = cls()
-        hub._servers = [_Server(spec, hub) for spec in specs]
-        hub.statuses = hub.submit(hub._start_all()).result()
-        names: set[str] = set()
-        for tool in (t for server in hub._servers for t in server.tools):
-            if tool.name not in names:  # two servers of one name: the first one's tools
-                names.add(tool.name)
-                hub.tools.append(tool)
+        hub.add(specs)
         return hub
+
+    def add(self, specs: Sequence[ServerSpec]) -> list[ServerStatus]:
+        """Start every enabled server of `specs` at once, each bounded by its
+        `startup_timeout`, and wait for all of them; their statuses. Never raises for a
+        server: its `ServerStatus` says why. Two `add`s may run at once (from two threads:
+        a session starts the host's servers first and the sandbox's once it is up)."""
+        servers = [_Server(spec, self) for spec in specs]
+        statuses = list(self.submit(self._start_all(servers)).result())
+        with self._lock:
+            self._servers += servers
+            self.statuses += statuses
+            names = {t.name for t in self.tools}
+            for tool in (t for server in servers for t in server.tools):
+                if tool.name not in names:  # two servers of one name: the first one's tools
+                    names.add(tool.name)
+                    self.tools.append(tool)
+        return statuses
 
     def submit(self, coro: Any) -> concurrent.futures.Future:
         """Run `coro` on the hub's loop; a future for its result."""
@@ -78,11 +89,14 @@ class McpHub:
         if not self._thread.is_alive():
             self._loop.close()
 
-    async def _start_all(self) -> list[ServerStatus]:
-        return list(await asyncio.gather(*(s.start() for s in self._servers)))
+    @staticmethod
+    async def _start_all(servers: "list[_Server]") -> list[ServerStatus]:
+        return list(await asyncio.gather(*(s.start() for s in servers)))
 
     async def _close_all(self) -> None:
-        await asyncio.gather(*(s.connection.aclose() for s in self._servers))
+        with self._lock:
+            servers = list(self._servers)
+        await asyncio.gather(*(s.connection.aclose() for s in servers))
 
     def __enter__(self) -> "McpHub":
         return self

@@ -30,6 +30,13 @@ class ServerSpec:
     trusted:  defined by the user (or a trusted repo): readOnlyHint is honoured.
     source:   where it was defined, for messages.
     enabled:  False: not started; its status says "disabled".
+    sandboxed: a stdio server that runs inside the session's sandbox (one a repository
+              defined, or one with `sandbox = true`); command, cwd and env are then as the
+              sandbox sees them, and the session fills in `launch`.
+    launch, launch_env: the host command line that actually starts it (for a sandboxed
+              server: the sandbox's way in, e.g. `docker exec -i ...`) and that process's
+              environment; empty: command and args as they are. Not part of what the
+              server *is* (its definition), so a new container does not make it new.
     """
 
     name: str
@@ -47,6 +54,9 @@ class ServerSpec:
     trusted: bool = False
     source: str = ""
     enabled: bool = True
+    sandboxed: bool = False
+    launch: tuple[str, ...] = ()
+    launch_env: Mapping[str, str] = field(default_factory=dict)
 
     def offers(self, tool: str) -> bool:
         """Whether the server-side tool `tool` passes enabled_tools / disabled_tools."""

@@ -46,3 +46,8 @@ class Sandbox(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # Optional (docker and bwrap; not local, which has no inside):
+    #   stdio_argv(argv, *, cwd=".", env={}) -> (host argv, its environment): a command
+    #   line that runs `argv` inside the sandbox with stdin/stdout as its own pipes (how a
+    #   sandboxed stdio MCP server is started). Raises SandboxUnavailable if it cannot.

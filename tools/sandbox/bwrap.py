@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import os
+import posixpath
 import shutil
 import signal
 import threading
@@ -133,6 +134,20 @@ class BwrapSandbox:
              env: Mapping[str, str] = {}, cancel: threading.Event | None = None) -> ExecResult:
         """Run `command` in the sandbox's shell; `cwd` relative to /workspace."""
         return self._shell.run(command, cwd=cwd, timeout=timeout, env=env, cancel=cancel)
+
+    def stdio_argv(self, argv: Sequence[str], *, cwd: str = ".", env: Mapping[str, str] = {}
+                   ) -> tuple[list[str], dict[str, str]]:
+        """The host command line that runs `argv` in a sandbox like this one (the same
+        workspace, mounts, network policy and cgroups; its own pid namespace and tmpfs)
+        with stdin and stdout as the pipes of the host process (for a stdio MCP server),
+        and that process's environment. `cwd` relative to /workspace."""
+        inner = posixpath.normpath(posixpath.join(WORKDIR, cwd))
+        extra = [a for k, v in env.items() for a in ("--setenv", k, v)]
+        cmd = [*self._argv, *extra, "--chdir", inner, "--", *argv]
+        if self.cgroups.paths:
+            joins = " && ".join(f"echo $$ > {p}/cgroup.procs" for p in self.cgroups.paths)
+            cmd = ["sh", "-c", f'{joins} && exec "$@"', "sh", *cmd]
+        return cmd, {"PATH": DEFAULT_PATH}
 
     def close(self) -> None:
         """Stop the shell; the pid namespace, and so every process in it, goes too."""

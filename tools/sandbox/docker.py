@@ -15,6 +15,8 @@ that let the next start find and remove the containers of a crashed session.
 from __future__ import annotations
 
 import os
+import posixpath
+import shutil
 import socket
 import struct
 import threading
@@ -36,6 +38,9 @@ LABEL = "org.amanuensis.sandbox"          # on every sandbox container
 LABEL_OWNER = "org.amanuensis.owner"      # host:pid:starttime of the process that made it
 LABEL_SESSION = "org.amanuensis.session"
 DRIVER = ["bash", "--noprofile", "--norc", "-s"]
+# What of our environment the docker CLI gets, to reach the same engine as the SDK does.
+DOCKER_CLI_ENV = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG",
+                  "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,25 @@ class DockerSandbox:
              env: Mapping[str, str] = {}, cancel: threading.Event | None = None) -> ExecResult:
         """Run `command` in the container's shell; `cwd` relative to /workspace."""
         return self._shell.run(command, cwd=cwd, timeout=timeout, env=env, cancel=cancel)
+
+    def stdio_argv(self, argv: Sequence[str], *, cwd: str = ".", env: Mapping[str, str] = {}
+                   ) -> tuple[list[str], dict[str, str]]:
+        """The host command line that runs `argv` in this container with its stdin and
+        stdout as the pipes of the host process (`docker exec -i`; for a stdio MCP server),
+        and that process's environment (what the docker CLI needs to find the engine).
+        `cwd` relative to /workspace. The process has the container's user, network,
+        capabilities and limits; it dies with the container at the latest."""
+        cli = shutil.which("docker")
+        if cli is None:
+            raise SandboxUnavailable("the docker CLI is not installed, and a process with its "
+                                     "own stdin and stdout in the sandbox needs it: install "
+                                     "docker-ce-cli (or docker.io), or use --sandbox bwrap")
+        cmd = [cli, "exec", "-i", "--user", f"{os.getuid()}:{os.getgid()}",
+               "--workdir", posixpath.normpath(posixpath.join(WORKDIR, cwd))]
+        for k, v in env.items():
+            cmd += ["--env", f"{k}={v}"]
+        host_env = {k: os.environ[k] for k in DOCKER_CLI_ENV if k in os.environ}
+        return [*cmd, self.container.id, *argv], host_env
 
     def close(self) -> None:
         """Stop the shell and remove the container (every process in it dies)."""
