@@ -4,7 +4,6 @@ reported (refused ones too), the servers end with the session or when the open f
 are real: tests/mcp/servers/demo.py over stdio, and processes that fail at once."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import uuid
