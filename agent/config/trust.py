@@ -30,6 +30,11 @@ from typing import Callable
 from agent.config.home import ama_home, unwritable
 
 MEMORY_NAMES = ("AGENTS.md", "CLAUDE.md")   # instruction files (agent/session/memory.py)
+# Folders of commands, skills and agent definitions (agent/extensions/places.py), most
+# specific first; trust covers them all (and `.ama/` whole).
+EXTENSION_DIRS = {"commands": (".ama/commands", ".claude/commands"),
+                  "skills": (".agents/skills", ".claude/skills"),
+                  "agents": (".ama/agents", ".claude/agents")}
 
 STORE = "trust.json"
 _SKIP_DIRS = {"cache", "sessions", "tmp"}       # under .ama/: data we write, not instructions
@@ -77,9 +82,12 @@ def trust_files(root: Path, cwd: Path | None = None) -> dict[str, str]:
     root = Path(root).resolve()
     cwd = Path(cwd or root).resolve()
     found: list[Path] = []
-    ama_dir = root / ".ama"
-    if ama_dir.is_dir():
-        for dirpath, dirnames, filenames in os.walk(ama_dir):
+    others = sorted({d for dirs in EXTENSION_DIRS.values() for d in dirs
+                     if not d.startswith(".ama/")})
+    for top in (root / ".ama", *(root / d for d in others)):
+        if not top.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
             dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
             found += [Path(dirpath) / f for f in sorted(filenames)]
             if len(found) > _MAX_FILES:

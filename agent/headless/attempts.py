@@ -33,7 +33,7 @@ from agent.session.log import SessionLog, new_session_id
 from agent.session.open import open_session
 from agent.session.options import RunRequest, SessionOptions
 from agent.session.result import RunResult, not_started
-from agent.session.run import report_bug, run_session
+from agent.session.run import report_bug, run_turn
 from agent.session.session import Session
 from agent.ui.progress import progress_printer
 
@@ -170,7 +170,7 @@ def _run_one(options: SessionOptions, request: RunRequest, a: Attempt, lock: thr
                                                            "attempt": a.index})
         a.session = open_session(mine, sink, session_id=a.session_id, cancel=a.cancel,
                                  focus=request.task)
-        result = run_session(a.session, request.task)
+        result = run_turn(a.session, request.task)
         a.result = gate(result) if request.untrusted else result
     except AmaError as e:
         sink(ev.ErrorEvent(e.message, e.subtype))

@@ -21,7 +21,7 @@ from agent.session.log import SessionLog, new_session_id
 from agent.session.open import open_session
 from agent.session.options import RunRequest, SessionOptions
 from agent.session.result import RunResult, not_started
-from agent.session.run import report_bug, run_session
+from agent.session.run import report_bug, run_turn
 from agent.session.session import Session
 from agent.ui.progress import progress_printer
 
@@ -49,7 +49,7 @@ def run_headless(options: SessionOptions, request: RunRequest, out: TextIO = sys
         check_apply_target(options.cwd, request.apply)
         session = open_session(options, sink, session_id=session_id, cancel=cancel,
                                focus=request.task)
-        result = run_session(session, request.task)
+        result = run_turn(session, request.task)
         if request.untrusted:
             result = gate(result)
         result = deliver(result, request, session.workspace.user_root)

@@ -107,7 +107,9 @@ class Repl:
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings
         from agent.config.home import ama_home
+        from prompt_toolkit.completion import merge_completers
         from agent.repl.mentions import MentionCompleter
+        from agent.repl.slash import SlashCompleter
 
         kb = KeyBindings()
 
@@ -138,12 +140,21 @@ class Repl:
                 event.app.exit(exception=KeyboardInterrupt())
 
         self.completer = MentionCompleter(self.workspace.user_root)
+        completer = merge_completers([SlashCompleter(self._slash_entries), self.completer])
         return PromptSession(
             history=FileHistory(str(ama_home() / "repl_history")), key_bindings=kb,
-            multiline=True, completer=self.completer, complete_while_typing=True,
+            multiline=True, completer=completer, complete_while_typing=True,
             bottom_toolbar=lambda: " " + status_text(self.status) + "  (shift-tab: mode, /help)",
             prompt_continuation=lambda width, line, wrap: "… ".rjust(width),
             input=self.io.input, output=self.io.output, enable_open_in_editor=False)
+
+    def _slash_entries(self) -> list[tuple[str, str]]:
+        commands = getattr(self, "commands", None)
+        if commands is None:
+            return []
+        doc = lambda n: (getattr(commands, f"cmd_{n}").__doc__ or "").strip().splitlines()[0]
+        return [*((n, doc(n)) for n in commands.names),
+                *((n, c.description) for n, c in commands.custom.items())]
 
     def ask(self, message: str) -> str:
         """One answer from the user (review choices, approvals, /rewind picks)."""
@@ -184,7 +195,7 @@ class Repl:
         from agent.repl.commands import Commands
 
         self.open()
-        commands = Commands(self)
+        commands = self.commands = Commands(self)
         self.console.print(Text(f"ama · {self.options.model} · {self.workspace.user_root}  "
                                 f"(/help for commands, Ctrl-D to exit)", style="dim"))
         try:

@@ -42,8 +42,11 @@ class Commands:
         """Dispatch `/name args`; returns "exit" to leave the REPL."""
         name, _, arg = line[1:].partition(" ")
         fn = getattr(self, f"cmd_{name}", None)
+        if fn is None and name in self.custom:
+            self.repl.send(line)     # the session expands it (agent/session/run.py: run_turn)
+            return None
         if fn is None:
-            close = difflib.get_close_matches(name, self.names, n=1)
+            close = difflib.get_close_matches(name, [*self.names, *self.custom], n=1)
             hint = f"; did you mean /{close[0]}?" if close else ""
             self.say(f"unknown command /{name}{hint} (/help lists them)", "yellow")
             return None
@@ -52,6 +55,12 @@ class Commands:
         except Exception as e:  # a failing command must not end the session
             self.say(f"/{name} failed: {type(e).__name__}: {e}", "red")
             return None
+
+    @property
+    def custom(self) -> dict:
+        """The custom commands (files in .ama/commands/ and the like), built-ins first."""
+        return {n: c for n, c in self.state.session.options.commands.items()
+                if not hasattr(self, f"cmd_{n}")}
 
     def say(self, text: str, style: str = "") -> None:
         self.console.print(Text(text, style=style))
@@ -62,11 +71,19 @@ class Commands:
         """Show the commands, or `/help NAME` for one."""
         if arg:
             fn = getattr(self, f"cmd_{arg.lstrip('/')}", None)
+            custom = self.custom.get(arg.lstrip("/"))
+            if fn is None and custom is not None:
+                self.say(f"{custom.description} ({custom.scope}: {custom.path})")
+                return
             self.say(fn.__doc__.strip() if fn else f"no command /{arg}")
             return
         for name in self.names:
             doc = (getattr(self, f"cmd_{name}").__doc__ or "").strip().splitlines()[0]
             self.console.print(Text.assemble((f"/{name:<12}", "bold"), doc))
+        for name, c in sorted(self.custom.items()):
+            hint = f" {c.argument_hint}" if c.argument_hint else ""
+            self.console.print(Text.assemble((f"/{name}{hint}".ljust(13), "bold"),
+                                             f"{c.description} ({c.scope})"))
         self.say("!COMMAND runs a command in the sandbox; @path attaches a file. "
                  "Esc interrupts; Shift-Tab cycles review → auto-accept → plan.", "dim")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from agent.session.options import Mode
 from agent.session.result import RunResult
-from agent.session.run import run_session
+from agent.session.run import run_turn
 from agent.session.session import Session
 
 
@@ -52,7 +52,7 @@ class ReplState:
         """Run one user message (marked for /rewind); the record of the run."""
         first = text.strip().splitlines()[0][:80] if text.strip() else ""
         self.marks.append(Mark(first, self.session.message_count, self.session.head()))
-        return run_session(self.session, self.compose(text))
+        return run_turn(self.session, text, self.compose)
 
     def add_context(self, text: str) -> None:
         """Context the next message carries (e.g. what a `!command` printed)."""

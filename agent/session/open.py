@@ -88,9 +88,13 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
         cache = ama_home() / "cache" / "repomap"
         tools = [*default_tools(cache_dir=cache, cache_key=str(ws.user_root)),
                  *(hub.tools if hub else ())]
+        if options.skills:
+            from tools.skill import SkillTool
+            tools.append(SkillTool(list(options.skills)))
         prompt = render("system.md", workdir=sandbox.workdir, sandbox=sandbox.kind,
                         network=options.network, date=time.strftime("%Y-%m-%d"), subdir=subdir,
                         memory=memory_for(ws.user_root, options.cwd, options.trusted),
+                        skills=options.skills,
                         context=_first_context(options, ws, focus, sink))
         compactor = _compactor(options, model, ws, sink)
         verifier = None
@@ -233,8 +237,10 @@ def _sandbox(options: SessionOptions, ws: "Workspace", session_id: str):
     from tools.sandbox.select import open_sandbox
     kind = options.sandbox or os.environ.get("AMA_SANDBOX")
     try:
+        user_skills = [s.root for s in options.skills if s.scope == "user"]  # seen read-only
         return open_sandbox(kind, ws.tree, image=options.sandbox_image, network=options.network,
-                            readonly_mounts=ws.readonly_mounts, session_id=session_id)
+                            readonly_mounts=[*ws.readonly_mounts, *user_skills],
+                            session_id=session_id)
     except SandboxUnavailable as e:
         raise BadInput(str(e)) from e
     except Exception as e:

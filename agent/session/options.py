@@ -26,7 +26,9 @@ from agent.core.permissions import MODES as PERMISSION_MODES, Rule
 
 if TYPE_CHECKING:
     from agent.config.load import Config
+    from agent.extensions.commands import CustomCommand
     from tools.mcp.spec import ServerSpec
+    from tools.skill import Skill
 
 OUTPUT_FORMATS = ("text", "json", "stream-json")
 SELECT = ("smallest", "first")      # which passing attempt wins
@@ -85,6 +87,8 @@ class SessionOptions:
     mcp_servers:     the MCP servers to start (agent/config/mcp.py decides which)
     mcp_refused:     (server, why) of enabled servers that are not started (status
                      "disabled", a warning each)
+    commands:        custom slash commands by name (agent/extensions/commands.py)
+    skills:          the skills the model may load (agent/extensions/skills.py)
     """
     model: str
     cwd: Path
@@ -111,6 +115,8 @@ class SessionOptions:
     notices: tuple[str, ...] = ()
     mcp_servers: tuple["ServerSpec", ...] = ()
     mcp_refused: tuple[tuple["ServerSpec", str], ...] = ()
+    commands: Mapping[str, "CustomCommand"] = field(default_factory=dict)
+    skills: tuple["Skill", ...] = ()
 
     def __post_init__(self) -> None:
         from tools.sandbox.select import KINDS

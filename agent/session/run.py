@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from agent.core import events as ev
 from agent.core.loop import Outcome
@@ -43,6 +43,18 @@ def run_session(session: Session, task: str) -> RunResult:
         usage=agent.usage, changes=changes, change_set=cs,
         verification=agent.verifier.report() if agent.verifier else None,
         denials=denials, error=outcome.error, mcp_servers=session.mcp_servers)
+
+
+def run_turn(session: Session, text: str, compose: Callable[[str], str] = lambda t: t
+             ) -> RunResult:
+    """`text` as the user gave it: a custom command (`/name args`) becomes its turn first
+    (its `!` lines run, its allowed-tools and model hold for this turn only); `compose`
+    makes the message the model gets (the REPL attaches mentions, plan mode)."""
+    expansion = session.command_turn(text)
+    if expansion is None:
+        return run_session(session, compose(text))
+    with session.command_overrides(expansion):
+        return run_session(session, compose(expansion.text))
 
 
 def _answer_last(agent, outcome: Outcome) -> None:

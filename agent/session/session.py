@@ -9,8 +9,9 @@ its core. Each changes the session in one place and says what it did.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from agent.core import events as ev
 from agent.core.loop import Agent
@@ -18,9 +19,13 @@ from agent.core.types import ToolCall
 from agent.session.options import Mode, SessionOptions
 
 if TYPE_CHECKING:
+    from agent.extensions.commands import Expansion
     from tools.mcp.hub import McpHub
     from tools.sandbox.base import Sandbox
     from tools.workspace.scratch import Workspace
+
+
+COMMAND_SHELL_TIMEOUT = 60.0   # seconds one `!`cmd`` of a custom command may run
 
 
 @dataclass
@@ -44,6 +49,41 @@ class Session:
     def interrupt(self) -> None:
         """Stop the running task at its next step (a running command is killed)."""
         self.cancel.set()
+
+    # ---- custom commands -------------------------------------------------------------
+
+    def command_turn(self, text: str) -> "Expansion | None":
+        """`text` ("/name args") as the turn of the custom command it names, its `!`cmd``
+        lines run in the sandbox now; None when it names no custom command."""
+        from agent.extensions.commands import expand, parse_invocation
+        hit = parse_invocation(text, self.options.commands)
+        if hit is None:
+            return None
+        command, args = hit
+        return expand(command, args, self._command_shell)
+
+    def _command_shell(self, line: str) -> str:
+        result = self.sandbox.exec(line, timeout=COMMAND_SHELL_TIMEOUT, cancel=self.cancel)
+        note = "" if result.exit_code == 0 else f"\n(exit status {result.exit_code})"
+        return result.output.rstrip("\n") + note
+
+    @contextmanager
+    def command_overrides(self, expansion: "Expansion") -> Iterator[None]:
+        """For one turn: the command's `allowed-tools` allowed, its `model` in use."""
+        from agent.core.permissions import Rule
+        rules = [Rule.parse(r) for r in expansion.allow]
+        granted = self.agent.permissions.granted
+        before = self.model
+        if expansion.model and expansion.model != before:
+            self.set_model(expansion.model)
+        granted.extend(rules)
+        try:
+            yield
+        finally:
+            for rule in rules:
+                granted.remove(rule)
+            if self.model != before:
+                self.set_model(before)
 
     # ---- settings ------------------------------------------------------------------------
 

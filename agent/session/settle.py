@@ -66,6 +66,8 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
     from agent.config.load import load_config, model_options
     from agent.config.mcp import UNTRUSTED_TASK, McpPlan, server_specs
     from agent.config.trust import ask_trust, check_trust, grant_trust, project_root, saved_rules
+    from agent.extensions.commands import find_commands
+    from agent.extensions.skills import find_skills
 
     cwd = existing_dir(flags.cwd or Path.cwd(), "--cwd")
     root = project_root(cwd)
@@ -83,6 +85,9 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
                            f"their instructions are treated as untrusted notes; --trust to trust them")
     model = cfg.get("model")
     mcp = server_specs(cfg)
+    commands, command_warnings = find_commands(root, check.trusted)
+    skills, skill_warnings = find_skills(root, check.trusted)
+    cfg.notices.extend([*command_warnings, *skill_warnings])
     if flags.untrusted and mcp.start:   # a task from a stranger drives no host-side servers
         mcp = McpPlan((), (*mcp.refused, *((s, UNTRUSTED_TASK) for s in mcp.start)))
     options = SessionOptions(
@@ -100,7 +105,7 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
         compaction_threshold=float(cfg.get("compaction.threshold")),
         compaction_keep_turns=int(cfg.get("compaction.keep_turns")),
         context_window=cfg.get("context_window"), config=cfg, notices=tuple(cfg.notices),
-        mcp_servers=mcp.start, mcp_refused=mcp.refused)
+        mcp_servers=mcp.start, mcp_refused=mcp.refused, commands=commands, skills=tuple(skills))
     if not headless:
         return options, None
     request = RunRequest(

@@ -24,10 +24,12 @@ ALLOWED = {
     "models": {"core", "models"},
     "config": {"core", "config"},
     "ui": {"core", "ui"},
-    "session": {"core", "models", "config", "session"},
-    "headless": {"core", "models", "config", "session", "ui", "schemas", "headless"},
-    "repl": {"core", "models", "config", "session", "ui", "repl"},
-    "cli": {"core", "models", "config", "session", "ui", "schemas", "headless", "repl", "cli"},
+    "extensions": {"core", "config", "extensions"},
+    "session": {"core", "models", "config", "extensions", "session"},
+    "headless": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless"},
+    "repl": {"core", "models", "config", "extensions", "session", "ui", "repl"},
+    "cli": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless",
+            "repl", "cli"},
     "__main__": {"cli"},
 }
 
