@@ -74,9 +74,9 @@ def test_hub_tools_reach_the_model_and_statuses_are_reported(home, fake_hub, rep
     assert result.subtype == "success"
     finished = [e for e in events if e.type == "tool_result"]
     assert finished and "echo: hi" in json.dumps([e.to_dict() for e in finished])
-    expected = [{"name": "echo", "status": "connected", "tools": ["mcp__echo__say"]},
-                {"name": "down", "status": "timeout", "tools": []},
-                {"name": "repo_srv", "status": "disabled", "tools": []}]
+    expected = [{"name": "echo", "status": "connected", "tools": ["mcp__echo__say"], "withheld": []},
+                {"name": "down", "status": "timeout", "tools": [], "withheld": []},
+                {"name": "repo_srv", "status": "disabled", "tools": [], "withheld": []}]
     assert result.to_dict()["mcp_servers"] == expected
     started = next(e for e in events if e.type == "session_started")
     assert [dict(s) for s in started.to_dict()["mcp_servers"]] == expected
