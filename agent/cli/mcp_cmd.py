@@ -127,3 +127,107 @@ def _pairs(flag: str, items: list[str]) -> dict[str, str]:
             raise BadInput(f"{flag} {item!r}: write KEY=VALUE")
         out[key.strip()] = value
     return out
+
+
+# ---- ama mcp approve: re-pin a server's tools ----------------------------------------
+
+DESCRIPTION_SHOWN = 1500   # characters of a tool's description shown for review
+
+
+@mcp_app.command("approve", help="Show an MCP server's tools that changed since they were "
+                                 "pinned, or are new, and pin them as they are now, so that "
+                                 "sessions offer them again.")
+def mcp_approve(
+    name: str = typer.Argument(..., help="The server's name."),
+    cwd: Optional[Path] = typer.Option(None, "--cwd", "-C", help="The repository that defines "
+                                       "the server, for a repository's own (default: here)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Approve without asking."),
+) -> None:
+    import sys
+
+    from agent.config.mcp_pins import approve_pins, compare_pins, store_path
+    try:
+        root, spec = _startable(name, cwd)
+        status, tools = _connect_once(spec)
+        check = compare_pins(root, spec, status.pins)
+    except AmaError as e:
+        fail(e)
+    if not check.pinned and not check.withheld:
+        typer.echo(f"nothing to approve: the {_count(status.pins)} of MCP server {name} are "
+                   f"as they were pinned")
+        return
+    if check.pinned:
+        why = "has no pins yet" if check.pinned == "first" else "changed its definition"
+        typer.echo(f"MCP server {name} {why}; its tools as it lists them now:")
+        shown = [("", tool) for tool in sorted(status.pins)]
+    else:
+        typer.echo(f"MCP server {name}: tools that are not as you approved them:")
+        shown = [("changed", t) for t in check.changed] + [("new", t) for t in check.new]
+    for kind, tool in shown:
+        typer.echo(_described(kind, tool, tools.get(tool)))
+    if not yes and not sys.stdin.isatty():
+        fail(BadInput("not approved: review them in a terminal, or add --yes"))
+    if not yes and not typer.confirm("Approve them?", default=False):
+        typer.echo("not approved; sessions go on withholding them")
+        raise typer.Exit(1)
+    try:
+        approve_pins(root, spec, status.pins)
+    except AmaError as e:
+        fail(e)
+    typer.echo(f"approved: pinned the {_count(status.pins)} of MCP server {name} in "
+               f"{store_path()}; sessions offer them again")
+
+
+def _count(tools) -> str:
+    return f"{len(tools)} tool{'' if len(tools) == 1 else 's'}"
+
+
+def _startable(name: str, cwd: Optional[Path]):
+    """(project root, ServerSpec) of the server `name` as a session here would start it;
+    BadInput when there is none or it is not started outside a session."""
+    from agent.config.load import load_config
+    from agent.config.mcp import server_specs
+    from agent.config.trust import check_trust, project_root
+    here = Path(cwd or Path.cwd())
+    root = project_root(here)
+    plan = server_specs(load_config(root, trusted=check_trust(root, here).trusted))
+    for spec, why in plan.refused:
+        if spec.name == name:
+            raise BadInput(f"MCP server {name} is not started here, so its tools cannot be "
+                           f"reviewed: {why}")
+    for spec in plan.start:
+        if spec.name == name:
+            return root, spec
+    raise BadInput(f"no enabled MCP server {name!r} in {root}; `ama mcp list` shows them (a "
+                   f"repository's own servers count once you trust it)")
+
+
+def _connect_once(spec):
+    """Connect to `spec` as a session would (on this machine), list its tools, and end
+    it: (ServerStatus, server-side name -> the McpTool it offers)."""
+    try:
+        from tools.mcp.hub import McpHub
+    except ImportError as e:
+        raise BadInput(f"the MCP client cannot load ({e}); pip install 'mcp>=2'") from None
+    with McpHub.start([spec]) as hub:
+        status = hub.statuses[0]
+        tools = {t.remote_name: t for t in hub.tools}
+    if status.status != "connected":
+        raise BadInput(f"could not connect to MCP server {spec.name} ({status.status}: "
+                       f"{status.error}); nothing was approved")
+    return status, tools
+
+
+def _described(kind: str, tool: str, offered) -> str:
+    """A tool for review: its name, what it says of itself, its arguments."""
+    head = f"  {kind + ': ' if kind else ''}{tool}"
+    if offered is None:
+        return f"{head}  (not offered to the model: enabled_tools, disabled_tools or a name clash)"
+    if offered.read_only:
+        head += "  (says it is read-only)"
+    text = offered.description
+    if len(text) > DESCRIPTION_SHOWN:
+        text = f"{text[:DESCRIPTION_SHOWN]}… ({len(text) - DESCRIPTION_SHOWN} more characters)"
+    args = ", ".join(offered.params.input_schema.get("properties", {})) or "none"
+    body = "\n".join(f"      {line}" for line in text.splitlines() or [""])
+    return f"{head}\n{body}\n      arguments: {args}"

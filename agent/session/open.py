@@ -159,20 +159,27 @@ class _McpStart:
 
     def join(self, options: SessionOptions, sink: ev.EventSink
              ) -> tuple["McpHub | None", tuple[dict, ...]]:
-        """The started hub and {name, status, tools} of every server, refused ones
-        included; a warning for each that is not connected. BadInput (exit 2) for a
-        `required` one that did not connect."""
+        """The started hub and {name, status, tools, withheld} of every server, refused
+        ones included; a warning for each that is not connected, and for each whose
+        tools were withheld because they differ from their pins. BadInput (exit 2) for
+        a `required` one that did not connect."""
         try:
-            statuses = [st for f in self._futures for st in f.result()]
+            for future in self._futures:
+                future.result()
         except ImportError as e:   # the `mcp` package is missing
             raise BadInput(f"MCP servers are configured but the MCP client cannot load "
                            f"({e}); pip install 'mcp>=2'") from None
         specs = {s.name: s for s in options.mcp_servers}
-        rows = [(specs.get(st.name), st.name, st.status, tuple(st.tools), st.error)
-                for st in statuses]
-        rows += [(spec, spec.name, "disabled", (), why)
+        hub = self._hub
+        if hub is not None:
+            self._hold_back_unpinned(hub, specs, options, sink)
+        order = {name: i for i, name in enumerate(specs)}   # as defined, not as they came up
+        rows = [(specs.get(st.name), st.name, st.status, tuple(st.tools), st.error,
+                 tuple(st.withheld)) for st in sorted(hub.statuses if hub else (),
+                                                      key=lambda st: order.get(st.name, 0))]
+        rows += [(spec, spec.name, "disabled", (), why, ())
                  for spec, why in (*self._refused, *options.mcp_refused)]
-        for spec, name, status, _, why in rows:
+        for spec, name, status, _, why, _ in rows:
             if status == "connected":
                 continue
             if spec is not None and spec.required:
@@ -180,8 +187,38 @@ class _McpStart:
                                f"({status}: {why}); it is defined in {spec.source}")
             sink(ev.Notice("warning", f"MCP server {name} not started: {why}"
                            if status == "disabled" else f"MCP server {name}: {status}: {why}"))
-        return self._hub, tuple({"name": n, "status": st, "tools": list(t)}
-                                for _, n, st, t, _ in rows)
+        return hub, tuple({"name": n, "status": st, "tools": list(t), "withheld": list(w)}
+                          for _, n, st, t, _, w in rows)
+
+    @staticmethod
+    def _hold_back_unpinned(hub: "McpHub", specs: dict, options: SessionOptions,
+                            sink: ev.EventSink) -> None:
+        """Compare each connected server's tools with their pins (agent/config/mcp_pins):
+        pin a server seen for the first time, withhold what changed since, and say so."""
+        from agent.config.mcp_pins import check_pins, defined_by_repo
+        from agent.config.trust import project_root
+        from tools.mcp.spec import tool_name
+        connected = [(specs[st.name], st.pins) for st in hub.statuses
+                     if st.status == "connected" and st.name in specs]
+        if not connected:
+            return
+        root = project_root(options.cwd)
+        for (_, pins), check in zip(connected, check_pins(root, connected)):
+            if check.pinned:
+                why = "first connection" if check.pinned == "first" else "its definition changed"
+                count = f"{len(pins)} tool{'' if len(pins) == 1 else 's'}"
+                sink(ev.Notice("info", f"MCP server {check.server} ({why}): its {count} pinned "
+                                       f"as listed now; a later change to one withholds it "
+                                       f"until you approve it"))
+            status = hub.withhold(check.server, check.withheld) if check.withheld else None
+            if status is None or not status.withheld:
+                continue
+            new = {tool_name(check.server, t) for t in check.new}
+            what = ", ".join(f"{n} ({'new' if n in new else 'changed'})" for n in status.withheld)
+            where = f" in {root}" if defined_by_repo(specs[check.server]) else ""
+            sink(ev.Notice("warning", f"MCP server {check.server}: tools withheld, they are not "
+                                      f"as you approved them: {what}; `ama mcp approve "
+                                      f"{check.server}`{where} shows them and approves them"))
 
     def abandon(self) -> None:
         """The open failed: close the servers once they have started."""

@@ -66,6 +66,7 @@ def test_server_tools_reach_the_model_and_statuses_are_reported(home, repo, tmp_
     assert rows["echo"]["status"] == "connected" and "mcp__echo__echo" in rows["echo"]["tools"]
     assert [rows[n]["status"] for n in ("down", "boxed", "repo_srv")] == ["failed", "disabled",
                                                                           "disabled"]
+    assert all(r["withheld"] == [] for r in rows.values())
     started = next(e for e in events if e.type == "session_started")
     assert [dict(s) for s in started.to_dict()["mcp_servers"]] == result.to_dict()["mcp_servers"]
     warnings = [e.message for e in events if e.type == "notice" and e.level == "warning"]

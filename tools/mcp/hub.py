@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping, Sequence
 
 from tools.base import Tool, ToolContext, ToolError
 from tools.mcp.connection import Connection, ServerDied
+from tools.mcp.pins import tool_hash
 from tools.mcp.spec import ServerSpec, tool_name
 from tools.mcp.tool import McpTool
 
@@ -25,17 +26,23 @@ CLOSE_TIMEOUT = 15.0  # seconds close() waits for every session to end
 @dataclass(frozen=True)
 class ServerStatus:
     """How a server's start went. status: "connected" | "failed" | "timeout" | "disabled";
-    tools: the model-facing names it contributed; error: why it is not connected."""
+    tools: the model-facing names it contributed; error: why it is not connected.
+    pins: server-side name -> `tool_hash` of every tool it listed (offered or not), for
+    the caller to compare with what it pinned; withheld: the model-facing names of
+    tools taken back by `McpHub.withhold` (they changed since they were pinned)."""
 
     name: str
     status: str
     tools: tuple[str, ...]
     error: str = ""
+    pins: Mapping[str, str] = field(default_factory=dict)
+    withheld: tuple[str, ...] = ()
 
 
 class McpHub:
-    """Every MCP server of a session. `McpHub.start(specs)`, then `tools`, `statuses`,
-    and `close()` when the session ends."""
+    """Every MCP server of a session. `McpHub.start(specs)`, then `tools`, `statuses`
+    (`withhold` takes back tools whose pins do not match), and `close()` when the
+    session ends."""
 
     def __init__(self) -> None:
         self.tools: list[Tool] = []
@@ -70,6 +77,23 @@ class McpHub:
                     names.add(tool.name)
                     self.tools.append(tool)
         return statuses
+
+    def withhold(self, server: str, tools: Iterable[str]) -> ServerStatus:
+        """Take the server-side `tools` of `server` out of `tools` (the model never sees
+        them this session) and into its status's `withheld`; names it does not offer are
+        ignored. Call it before the tools are handed to an agent. The new status."""
+        index = next(i for i, st in enumerate(self.statuses) if st.name == server)
+        mine = next(s for s in self._servers if s.spec.name == server)
+        names = set(tools)
+        gone = [t for t in mine.tools if t.remote_name in names]
+        mine.tools = [t for t in mine.tools if t not in gone]
+        self.tools = [t for t in self.tools if t not in gone]
+        status = self.statuses[index]
+        gone_names = [t.name for t in gone]
+        self.statuses[index] = replace(
+            status, tools=tuple(n for n in status.tools if n not in gone_names),
+            withheld=(*status.withheld, *gone_names))
+        return self.statuses[index]
 
     def submit(self, coro: Any) -> concurrent.futures.Future:
         """Run `coro` on the hub's loop; a future for its result."""
@@ -128,6 +152,7 @@ class _Server:
         except Exception as e:
             return ServerStatus(name, "failed", (), str(e) or type(e).__name__)
         skipped: list[str] = []
+        pins = {tool.name: tool_hash(tool) for tool in remote}
         for tool in remote:
             if not self.spec.offers(tool.name):
                 continue
@@ -137,7 +162,7 @@ class _Server:
                 continue
             self.tools.append(McpTool(model_name, self.spec, tool, self))
         note = f"tools left out, their names collide: {', '.join(skipped)}" if skipped else ""
-        return ServerStatus(name, "connected", tuple(t.name for t in self.tools), note)
+        return ServerStatus(name, "connected", tuple(t.name for t in self.tools), note, pins)
 
     def call(self, tool: str, arguments: dict[str, Any], ctx: ToolContext) -> Any:
         """Call `tool` from the agent's thread: the result, or ToolError for a timeout,
