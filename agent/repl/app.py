@@ -1,5 +1,6 @@
 """The REPL: a prompt-toolkit prompt, turns run with interrupt keys, review at the end
-of each turn that changed files, slash commands, `!command`, `@path` mentions.
+of each turn that changed files, slash commands, `!command`, `@path` and `@server:URI`
+mentions.
 
     run_repl(options, first_message)                      # a real terminal
     Repl(options, ReplIO(console, input, output)).run(first)  # tests: pipe input
@@ -42,6 +43,7 @@ class Repl:
     # ---- start and stop -----------------------------------------------------------
 
     def open(self) -> None:
+        from agent.repl.commands import Commands
         from agent.repl.turn import TurnRunner
         from agent.session.log import SessionLog, new_session_id
         from agent.session.open import open_session
@@ -62,8 +64,10 @@ class Repl:
             self.log.close()
             raise
         self.state = ReplState(session)
+        self.state.prefetch_mcp()   # the servers' resources and prompts, for completion
         self.status.context_window = getattr(session.agent.model, "context_window", 0)
         self.set_mode(self.start_mode)
+        self.commands = Commands(self)
         self._prompt = self._make_prompt()
 
     def close(self) -> None:
@@ -107,9 +111,8 @@ class Repl:
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings
         from agent.config.home import ama_home
-        from prompt_toolkit.completion import merge_completers
+        from agent.repl.completion import ReplCompleter
         from agent.repl.mentions import MentionCompleter
-        from agent.repl.slash import SlashCompleter
 
         kb = KeyBindings()
 
@@ -139,22 +142,17 @@ class Repl:
             else:
                 event.app.exit(exception=KeyboardInterrupt())
 
-        self.completer = MentionCompleter(self.workspace.user_root)
-        completer = merge_completers([SlashCompleter(self._slash_entries), self.completer])
+        self.completer = ReplCompleter(
+            MentionCompleter(self.workspace.user_root), commands=self.commands.completion_names,
+            servers=self.state.mcp_connected,
+            resources=lambda server: [r.uri for r in self.state.mcp_list(server, "resources",
+                                                                         wait=False)])
         return PromptSession(
             history=FileHistory(str(ama_home() / "repl_history")), key_bindings=kb,
-            multiline=True, completer=completer, complete_while_typing=True,
+            multiline=True, completer=self.completer, complete_while_typing=True,
             bottom_toolbar=lambda: " " + status_text(self.status) + "  (shift-tab: mode, /help)",
             prompt_continuation=lambda width, line, wrap: "… ".rjust(width),
             input=self.io.input, output=self.io.output, enable_open_in_editor=False)
-
-    def _slash_entries(self) -> list[tuple[str, str]]:
-        commands = getattr(self, "commands", None)
-        if commands is None:
-            return []
-        doc = lambda n: (getattr(commands, f"cmd_{n}").__doc__ or "").strip().splitlines()[0]
-        return [*((n, doc(n)) for n in commands.names),
-                *((n, c.description) for n, c in commands.custom.items())]
 
     def ask(self, message: str) -> str:
         """One answer from the user (review choices, approvals, /rewind picks)."""
@@ -192,10 +190,7 @@ class Repl:
 
     def run(self, first_message: str | None = None) -> int:
         """Open the session, talk until /exit, Ctrl-D or Ctrl-C twice; returns 0."""
-        from agent.repl.commands import Commands
-
         self.open()
-        commands = self.commands = Commands(self)
         self.console.print(Text(f"ama · {self.options.model} · {self.workspace.user_root}  "
                                 f"(/help for commands, Ctrl-D to exit)", style="dim"))
         try:
@@ -223,7 +218,7 @@ class Repl:
                     continue
                 try:
                     if text.startswith("/"):
-                        if commands.run(text.strip()) == "exit":
+                        if self.commands.run(text.strip()) == "exit":
                             break
                     elif text.startswith("!"):
                         self.shell(text[1:].strip())
@@ -237,17 +232,25 @@ class Repl:
 
     # ---- a turn -------------------------------------------------------------------
 
-    def send(self, text: str) -> None:
-        """Run one user message through the session, then review what it changed (and
-        send the review's feedback, if any, the same way)."""
+    def send(self, text: str, mentions: bool = True) -> None:
+        """Run one user message through the session (its `@path` and `@server:URI`
+        mentions attached unless `mentions` is False), then review what it changed (and
+        send the review's feedback, if any, the same way). A resource that cannot be read
+        stops the message before it is sent; it goes back to the prompt."""
+        from tools.mcp.resources import McpRequestError
         while text:
             cs = None
             try:
-                cs = self.runner.run(lambda: self.state.send(text)).change_set
+                cs = self.runner.run(lambda: self.state.send(text, mentions)).change_set
+            except McpRequestError as e:
+                self.console.print(Text(f"not sent: {e}; your message is back at the prompt",
+                                        style="yellow"))
+                self.runner.typeahead = text + self.runner.typeahead
+                return
             except Exception as e:  # a bug or a dead sandbox: say so, keep the REPL alive
                 self.console.print(Text(f"error: {type(e).__name__}: {e}", style="bold red"))
             self.console.print()
-            text = self.review_pending(auto=self.mode is Mode.AUTO_ACCEPT, cs=cs)
+            text, mentions = self.review_pending(auto=self.mode is Mode.AUTO_ACCEPT, cs=cs), True
 
     def review_pending(self, auto: bool = False, cs=None) -> str:
         """Review (or, `auto`, accept) the pending changes — `cs`, the change set the turn

@@ -1,15 +1,18 @@
 """Slash commands. Each `cmd_NAME` method is `/NAME`; its docstring's first line is
 its help (the rest is shown by `/help NAME`). They act on the REPL's state through its
-named operations (agent/repl/state.py) and talk to the user through the REPL."""
+named operations (agent/repl/state.py) and talk to the user through the REPL. The MCP
+servers' prompts are commands too, `/mcp__<server>__<prompt>` (agent/repl/mcp_commands.py)."""
 from __future__ import annotations
 
 import difflib
+import functools
 from typing import Any, Protocol
 
 from rich.console import Console
 from rich.text import Text
 
 from agent.core.errors import AmaError
+from agent.repl.mcp_commands import McpCommands
 from agent.repl.state import ReplState
 from agent.session.options import Mode
 
@@ -22,7 +25,7 @@ class Host(Protocol):
     runner: Any                  # the TurnRunner: `run(work)` with interrupt keys
 
     def ask(self, message: str) -> str: ...
-    def send(self, text: str) -> None: ...
+    def send(self, text: str, mentions: bool = True) -> None: ...
     def review_pending(self, auto: bool = False) -> str: ...
     def set_mode(self, mode: Mode) -> None: ...
     def set_model(self, spec: str) -> None: ...
@@ -33,15 +36,22 @@ class Commands:
         self.repl = repl
         self.console = repl.console
         self.state = repl.state
+        self.mcp = McpCommands(repl)
 
     @property
     def names(self) -> list[str]:
         return sorted(n[4:] for n in dir(self) if n.startswith("cmd_"))
 
+    def completion_names(self) -> list[str]:
+        """Every command for Tab: these, and the MCP prompts fetched so far."""
+        return [*self.names, *self.custom, *self.mcp.prompt_commands(wait=False)[0]]
+
     def run(self, line: str) -> str | None:
         """Dispatch `/name args`; returns "exit" to leave the REPL."""
         name, _, arg = line[1:].partition(" ")
         fn = getattr(self, f"cmd_{name}", None)
+        if fn is None and name.startswith("mcp__"):
+            fn = functools.partial(self.mcp.run, name)
         if fn is None and name in self.custom:
             self.repl.send(line)     # the session expands it (agent/session/run.py: run_turn)
             return None
@@ -70,8 +80,11 @@ class Commands:
     def cmd_help(self, arg: str) -> None:
         """Show the commands, or `/help NAME` for one."""
         if arg:
-            fn = getattr(self, f"cmd_{arg.lstrip('/')}", None)
-            custom = self.custom.get(arg.lstrip("/"))
+            name = arg.lstrip("/")
+            fn = getattr(self, f"cmd_{name}", None)
+            if fn is None and name.startswith("mcp__") and self.mcp.describe(name):
+                return
+            custom = self.custom.get(name)
             if fn is None and custom is not None:
                 self.say(f"{custom.description} ({custom.scope}: {custom.path})")
                 return
@@ -84,7 +97,9 @@ class Commands:
             hint = f" {c.argument_hint}" if c.argument_hint else ""
             self.console.print(Text.assemble((f"/{name}{hint}".ljust(13), "bold"),
                                              f"{c.description} ({c.scope})"))
-        self.say("!COMMAND runs a command in the sandbox; @path attaches a file. "
+        self.mcp.help()
+        self.say("!COMMAND runs a command in the sandbox; @path attaches a file, "
+                 "@server:URI an MCP server's resource. "
                  "Esc interrupts; Shift-Tab cycles review → auto-accept → plan.", "dim")
 
     def cmd_exit(self, arg: str) -> str:
@@ -257,6 +272,13 @@ class Commands:
                 return
             self.repl.set_mode(Mode(arg))
         self.say(f"mode: {self.state.mode.value}")
+
+    def cmd_mcp(self, arg: str) -> None:
+        """List the MCP servers: status, tools, resources and prompts.
+
+        `@server:URI` in a message attaches a server's resource; `/mcp__server__prompt ARGS`
+        sends a server's prompt (`/help mcp__server__prompt` shows its arguments)."""
+        self.mcp.show()
 
     def cmd_init(self, arg: str) -> None:
         """Have the model write an AGENTS.md from a look at the repo (it goes through review)."""

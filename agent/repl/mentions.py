@@ -1,11 +1,12 @@
 """`@path` mentions: completion of the repo's files (gitignore-aware) and attaching
-the mentioned files' contents to the message."""
+the mentioned files' contents to the message. `@server:URI`, where `server` is a
+connected MCP server's name, mentions that server's resource instead."""
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Collection, Iterable
 
 from prompt_toolkit.completion import Completer, Completion
 
@@ -13,6 +14,7 @@ MAX_FILES = 20_000
 MAX_ATTACH_BYTES = 200_000
 _MENTION = re.compile(r"(?<![\w@])@([^\s@]+)")
 _TRAILING = ".,;:!?)]}'\""
+_RESOURCE = re.compile(r"(?<![\w@])@([^\s@:]+):(\S+)")
 
 
 def list_files(root: Path) -> list[str]:
@@ -76,12 +78,25 @@ class MentionCompleter(Completer):
             yield Completion("@" + path, start_position=-len(frag) - 1, display=path)
 
 
-def find_mentions(text: str, root: Path) -> list[str]:
-    """The mentioned paths that are files inside `root` (no escaping it), in order."""
+def find_resource_mentions(text: str, servers: Collection[str]) -> list[tuple[str, str]]:
+    """(server, URI) of each `@server:URI` whose server is one of `servers`, in order."""
+    found: list[tuple[str, str]] = []
+    for m in _RESOURCE.finditer(text):
+        mention = (m.group(1), m.group(2).rstrip(_TRAILING))
+        if mention[0] in servers and mention[1] and mention not in found:
+            found.append(mention)
+    return found
+
+
+def find_mentions(text: str, root: Path, servers: Collection[str] = ()) -> list[str]:
+    """The mentioned paths that are files inside `root` (no escaping it), in order;
+    `@server:...` of one of `servers` is a resource, not a path."""
     found: list[str] = []
     real_root = root.resolve()
     for m in _MENTION.finditer(text):
         rel = m.group(1).rstrip(_TRAILING)
+        if rel.partition(":")[0] in servers and ":" in rel:
+            continue
         path = (root / rel)
         try:
             resolved = path.resolve()
@@ -94,10 +109,10 @@ def find_mentions(text: str, root: Path) -> list[str]:
     return found
 
 
-def attachments(text: str, root: Path) -> list[dict[str, str]]:
+def attachments(text: str, root: Path, servers: Collection[str] = ()) -> list[dict[str, str]]:
     """[{path, content}] for each mentioned file (binary or huge files are described)."""
     out = []
-    for rel in find_mentions(text, root):
+    for rel in find_mentions(text, root, servers):
         data = (root / rel).read_bytes()
         if b"\0" in data[:8000]:
             content = f"(binary file, {len(data)} bytes; not attached)"

@@ -33,14 +33,21 @@ class ReplState:
 
     # ---- a turn ------------------------------------------------------------------------
 
-    def compose(self, text: str) -> str:
-        """The message the model gets: mentions attached, `!command` results, plan mode."""
+    def compose(self, text: str, mentions: bool = True) -> str:
+        """The message the model gets: mentions attached (`mentions`: the text is the
+        user's own), `!command` results, plan mode. McpRequestError: an `@server:URI`
+        could not be read (nothing was consumed)."""
         from prompts import render
         from agent.repl.mentions import attachments
         message = text
-        files = attachments(text, self.session.workspace.tree)
-        if files:
-            message = render("mentions.md", message=message, files=files)
+        if mentions:
+            servers = self.mcp_connected()
+            resources = self.resources_mentioned(text, servers)
+            files = attachments(text, self.session.workspace.tree, servers)
+            if files:
+                message = render("mentions.md", message=message, files=files)
+            if resources:
+                message = render("mcp_resources.md", message=message, resources=resources)
         if self.pending_context:
             message = render("pending_context.md", context=self.pending_context, message=message)
             self.pending_context = []
@@ -48,11 +55,15 @@ class ReplState:
             message = render("plan_mode.md", message=message)
         return message
 
-    def send(self, text: str) -> RunResult:
+    def send(self, text: str, mentions: bool = True) -> RunResult:
         """Run one user message (marked for /rewind); the record of the run."""
         first = text.strip().splitlines()[0][:80] if text.strip() else ""
-        self.marks.append(Mark(first, self.session.message_count, self.session.head()))
-        return run_turn(self.session, text, self.compose)
+
+        def prepare(message: str) -> str:   # (a custom command's turn, once expanded)
+            message = self.compose(message, mentions)   # before the mark: it may fail
+            self.marks.append(Mark(first, self.session.message_count, self.session.head()))
+            return message
+        return run_turn(self.session, text, prepare)
 
     def add_context(self, text: str) -> None:
         """Context the next message carries (e.g. what a `!command` printed)."""
@@ -102,3 +113,65 @@ class ReplState:
     def undo(self) -> int | None:
         """Back one workspace checkpoint (see Session.undo)."""
         return self.session.undo()
+
+    # ---- MCP servers (the session's hub) -----------------------------------------------
+
+    def mcp_connected(self) -> list[str]:
+        """The names of the MCP servers that connected."""
+        return self.session.mcp.connected() if self.session.mcp is not None else []
+
+    def mcp_list(self, server: str, kind: str, wait: bool = True) -> list:
+        """`server`'s "resources" (ResourceInfo) or "prompts" (PromptInfo), asked for
+        once and then kept (McpRequestError says why not; the session's `cancel` stops
+        the asking). `wait=False` never asks: what was fetched so far, [] before (for
+        completion)."""
+        hub = self.session.mcp
+        if hub is None:
+            return []
+        if not wait:
+            return hub.listed(server, kind) or []
+        ask = hub.resources if kind == "resources" else hub.prompts
+        return ask(server, self.session.cancel)
+
+    def prefetch_mcp(self) -> None:
+        """Fetch every connected server's resources and prompts in the background, so
+        that completion has them; failures are left for /mcp to report."""
+        import threading
+        from tools.mcp.resources import McpRequestError
+
+        def fetch(server: str) -> None:
+            for kind in ("resources", "prompts"):
+                try:
+                    self.mcp_list(server, kind)
+                except McpRequestError:
+                    pass
+        for server in self.mcp_connected():
+            threading.Thread(target=fetch, args=(server,), name=f"ama-mcp-list-{server}",
+                             daemon=True).start()
+
+    def mcp_overview(self) -> list[dict]:
+        """Each MCP server for /mcp: {name, status, tools, withheld, error}, and for a connected
+        one {resources, prompts}: what it offers (None where listing them failed, `error`
+        then says why)."""
+        from tools.mcp.resources import McpRequestError
+        rows = []
+        for row in self.session.mcp_servers:
+            info = dict(row)
+            if row["status"] == "connected":
+                for kind in ("resources", "prompts"):
+                    try:
+                        info[kind] = self.mcp_list(row["name"], kind)
+                    except McpRequestError as e:
+                        info[kind], info["error"] = None, str(e)
+            rows.append(info)
+        return rows
+
+    def resources_mentioned(self, text: str, servers: list[str]) -> list[dict[str, str]]:
+        """[{server, uri, text}] for each content item of each `@server:URI` in `text`."""
+        from agent.repl.mentions import find_resource_mentions
+        out = []
+        for server, uri in find_resource_mentions(text, servers):
+            items = self.session.mcp_resource(server, uri)
+            out += [{"server": server, "uri": item.uri, "text": item.text} for item in items] \
+                or [{"server": server, "uri": uri, "text": "(the server sent no content)"}]
+        return out

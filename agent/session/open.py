@@ -159,7 +159,7 @@ class _McpStart:
 
     def join(self, options: SessionOptions, sink: ev.EventSink
              ) -> tuple["McpHub | None", tuple[dict, ...]]:
-        """The started hub and {name, status, tools, withheld} of every server, refused
+        """The started hub and {name, status, tools, withheld, error} of every server, refused
         ones included; a warning for each that is not connected, and for each whose
         tools were withheld because they differ from their pins. BadInput (exit 2) for
         a `required` one that did not connect."""
@@ -187,8 +187,8 @@ class _McpStart:
                                f"({status}: {why}); it is defined in {spec.source}")
             sink(ev.Notice("warning", f"MCP server {name} not started: {why}"
                            if status == "disabled" else f"MCP server {name}: {status}: {why}"))
-        return hub, tuple({"name": n, "status": st, "tools": list(t), "withheld": list(w)}
-                          for _, n, st, t, _, w in rows)
+        return hub, tuple({"name": n, "status": st, "tools": list(t), "withheld": list(w),
+                           "error": why} for _, n, st, t, why, w in rows)
 
     @staticmethod
     def _hold_back_unpinned(hub: "McpHub", specs: dict, options: SessionOptions,

@@ -21,6 +21,7 @@ from agent.session.options import Mode, SessionOptions
 if TYPE_CHECKING:
     from agent.extensions.commands import Expansion
     from tools.mcp.hub import McpHub
+    from tools.mcp.resources import ResourceText
     from tools.sandbox.base import Sandbox
     from tools.workspace.scratch import Workspace
 
@@ -147,6 +148,25 @@ class Session:
         earlier = load_messages(session_id)
         self.agent.messages[1:] = earlier
         return len(earlier)
+
+    # ---- MCP resources and prompts ------------------------------------------------------
+
+    def mcp_resource(self, server: str, uri: str) -> list["ResourceText"]:
+        """The contents of MCP server `server`'s resource `uri` (for `@server:URI`): text
+        as text, binary content as a note. `cancel` stops the read; McpRequestError says
+        why it could not be read."""
+        return self._mcp_hub().read_resource(server, uri, self.cancel)
+
+    def mcp_prompt(self, server: str, prompt: str, arguments: dict[str, str]) -> str:
+        """The text of MCP server `server`'s prompt `prompt` with `arguments` (for
+        `/mcp__server__prompt`), to send as a user message. McpRequestError as above."""
+        return self._mcp_hub().get_prompt(server, prompt, arguments, self.cancel)
+
+    def _mcp_hub(self) -> "McpHub":
+        if self.mcp is None:
+            from tools.mcp.resources import McpRequestError
+            raise McpRequestError("this session has no MCP servers")
+        return self.mcp
 
     # ---- the workspace ------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ def write_script(path: Path, *turns: dict) -> str:
 class ReplHarness:
     def __init__(self, repo: Path, model: str, *, first: str | None = None,
                  auto_accept: bool = False, editor: str | None = None,
-                 allowed_tools: tuple[str, ...] = ()):
+                 allowed_tools: tuple[str, ...] = (), **options):
         from prompt_toolkit.input import create_pipe_input
         from prompt_toolkit.output import DummyOutput
         from agent.repl.app import Repl
@@ -61,7 +61,8 @@ class ReplHarness:
         self.out = _Buffer()
         console = Console(file=self.out, width=WIDTH, color_system=None, force_terminal=False,
                           highlight=False)
-        options = SessionOptions(model=model, cwd=repo, sandbox="local", allow=allowed_tools)
+        options = SessionOptions(model=model, cwd=repo, sandbox="local", allow=allowed_tools,
+                                 **options)   # e.g. mcp_servers
         self.repl = Repl(options, ReplIO(console, self.input, DummyOutput(), editor=editor),
                          start_mode=Mode.AUTO_ACCEPT if auto_accept else Mode.REVIEW)
         self.error: BaseException | None = None

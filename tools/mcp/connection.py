@@ -12,8 +12,9 @@ import asyncio
 import os
 import tempfile
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Awaitable, Callable
 
+from tools.mcp.resources import EndlessList, McpRequestError
 from tools.mcp.spec import ServerSpec
 
 PAGE_LIMIT = 1000    # tools/list pages followed before a server is taken to loop forever
@@ -56,19 +57,24 @@ class Connection:
     async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
         """`tools/call`; raises ServerDied if the session broke, MCPError for a
         JSON-RPC error the server answered with, TimeoutError past `tool_timeout`."""
+        return await self.request(lambda client: client.call_tool(tool, arguments))
+
+    async def request(self, send: Callable[[Any], Awaitable[Any]]) -> Any:
+        """`send(client)` (one request or several, e.g. the pages of a list) bounded by
+        `tool_timeout`; raises as `call` does. An McpRequestError or EndlessList that
+        `send` raises passes through: the server answered, it is not dead."""
         from mcp.shared.exceptions import MCPError
         from mcp_types import CONNECTION_CLOSED
 
         if self.client is None or self._task is None or self._task.done():
             raise ServerDied("the session is not open")
         try:
-            return await asyncio.wait_for(self.client.call_tool(tool, arguments),
-                                          self.spec.tool_timeout)
+            return await asyncio.wait_for(send(self.client), self.spec.tool_timeout)
         except MCPError as e:
             if e.code == CONNECTION_CLOSED:
                 raise ServerDied(self._describe(e)) from None
             raise
-        except (TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError, EndlessList, McpRequestError):
             raise
         except Exception as e:  # a transport failure (pipe, HTTP connection)
             raise ServerDied(self._describe(e)) from None

@@ -4,6 +4,10 @@ One asyncio loop in a daemon thread owns every session (the SDK is async; the ag
 loop is not). A tool call from the agent's thread is a coroutine handed to that loop
 and waited on while `ctx.cancel` is watched. A server whose session broke is reported
 by the call that found it, and started again, once, for the next call.
+
+Resources and prompts (for `@server:URI` and `/mcp__server__prompt` in the REPL) are
+asked for the same way, each request bounded by the server's `tool_timeout`; a server's
+lists are fetched when first wanted and then kept.
 """
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from tools.base import Tool, ToolContext, ToolError
-from tools.mcp.connection import Connection, ServerDied
+from tools.mcp.connection import Connection, EndlessList, ServerDied
 from tools.mcp.pins import tool_hash
+from tools.mcp.resources import (McpRequestError, PromptInfo, ResourceInfo, ResourceText,
+                                 fetch_contents, fetch_list, fetch_prompt)
 from tools.mcp.spec import ServerSpec, tool_name
 from tools.mcp.tool import McpTool
 
@@ -122,6 +128,68 @@ class McpHub:
             servers = list(self._servers)
         await asyncio.gather(*(s.connection.aclose() for s in servers))
 
+    # ---- resources and prompts: blocking, for the agent's or the REPL's thread ----------
+
+    def connected(self) -> list[str]:
+        """The names of the servers whose session started, in order."""
+        return [st.name for st in self.statuses if st.status == "connected"]
+
+    def resources(self, server: str, cancel: threading.Event | None = None) -> list[ResourceInfo]:
+        """The resources and resource templates `server` lists (every page), asked once
+        and then kept; [] for a server that does not offer resources. McpRequestError
+        says why not."""
+        return self._wait(self._find(server).listing("resources"), cancel)
+
+    def prompts(self, server: str, cancel: threading.Event | None = None) -> list[PromptInfo]:
+        """The prompts `server` offers (every page), asked once and then kept; [] for a
+        server that does not offer prompts."""
+        return self._wait(self._find(server).listing("prompts"), cancel)
+
+    def listed(self, server: str, kind: str) -> list | None:
+        """What `resources` or `prompts` (`kind`) fetched for `server` so far, without
+        asking it; None before the first fetch (completion must never wait)."""
+        found = next((sv for sv in self._servers if sv.spec.name == server), None)
+        return found.listed.get(kind) if found is not None else None
+
+    def read_resource(self, server: str, uri: str,
+                      cancel: threading.Event | None = None) -> list[ResourceText]:
+        """`resources/read` of `uri`: each content item, text as text, a blob as a note."""
+        return self._wait(self._find(server).request(
+            f"resources/read of {uri}", lambda c: fetch_contents(c, server, uri)), cancel)
+
+    def get_prompt(self, server: str, name: str, arguments: dict[str, str],
+                   cancel: threading.Event | None = None) -> str:
+        """`prompts/get` of `name` with `arguments`: its messages' text."""
+        return self._wait(self._find(server).request(
+            f"prompts/get of {name}", lambda c: fetch_prompt(c, server, name, arguments)), cancel)
+
+    def _find(self, name: str) -> "_Server":
+        for server, status in zip(self._servers, self.statuses):
+            if server.spec.name == name:
+                if status.status != "connected":
+                    why = f": {status.error}" if status.error else ""
+                    raise McpRequestError(f"MCP server {name!r} is not connected "
+                                          f"({status.status}{why})")
+                return server
+        known = ", ".join(st.name for st in self.statuses) or "none"
+        raise McpRequestError(f"no MCP server named {name!r} (this session's: {known})")
+
+    def _wait(self, coro: Any, cancel: threading.Event | None) -> Any:
+        """`coro`'s result on the hub's loop; McpRequestError once `cancel` is set."""
+        if self._closed:
+            coro.close()
+            raise McpRequestError("the session's MCP servers are closed")
+        future = self.submit(coro)
+        while True:
+            try:
+                return future.result(POLL)
+            except concurrent.futures.TimeoutError:
+                if (cancel is not None and cancel.is_set()) or self._closed:
+                    future.cancel()
+                    raise McpRequestError("interrupted") from None
+            except concurrent.futures.CancelledError:
+                raise McpRequestError("interrupted") from None
+
     def __enter__(self) -> "McpHub":
         return self
 
@@ -140,6 +208,7 @@ class _Server:
         self._dead = ""          # why the session broke; "" while it is up
         self._restarted = False
         self._restarting = asyncio.Lock()  # two calls that find it dead restart it once
+        self.listed: dict[str, list] = {}  # "resources" / "prompts", once fetched
 
     async def start(self) -> ServerStatus:
         name = self.spec.name
@@ -218,3 +287,41 @@ class _Server:
         except Exception as e:
             raise ToolError(f"MCP server {name!r} stopped and could not be restarted: {e}") from None
         self._dead = ""
+
+    # ---- resources and prompts ---------------------------------------------------------
+
+    async def listing(self, kind: str) -> list:
+        """The server's "resources" (templates after them) or "prompts", kept once fetched."""
+        if kind not in self.listed:
+            self.listed[kind] = await self.request(
+                f"{kind}/list", lambda client: fetch_list(client, self.spec.name, kind))
+        return self.listed[kind]
+
+    async def request(self, what: str, send: Any) -> Any:
+        """`send(client)` as `_call` sends a tool call (a dead session restarted once
+        first), its failures as McpRequestError naming the server and `what`."""
+        from mcp.shared.exceptions import MCPError
+
+        name = self.spec.name
+        if self._dead:
+            async with self._restarting:
+                if self._dead:
+                    try:
+                        await self._restart()
+                    except ToolError as e:
+                        raise McpRequestError(str(e)) from None
+                    self.listed.clear()
+        try:
+            return await self.connection.request(send)
+        except TimeoutError:
+            raise McpRequestError(f"{what} on MCP server {name!r} timed out after "
+                                  f"{self.spec.tool_timeout:g}s (its tool_timeout)") from None
+        except ServerDied as e:
+            self._dead = str(e)
+            again = "it is started again for the next request" if not self._restarted else \
+                "it was restarted once already and is not started again"
+            raise McpRequestError(f"MCP server {name!r} stopped during {what} ({e}); "
+                                  f"{again}") from None
+        except (MCPError, EndlessList) as e:
+            raise McpRequestError(f"MCP server {name!r} answered {what} with an error: "
+                                  f"{getattr(e, 'message', None) or e}") from None
