@@ -39,17 +39,27 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
+class ImageData:
+    """An image a tool returns for the model to see: its MIME type and base64 data."""
+
+    mime_type: str
+    data: str
+
+
+@dataclass(frozen=True)
 class ToolResult:
     """What a tool returns.
 
     `output` is what the model reads. `summary` is one short line for the UI
     ("edited src/a.py (+3 −1)"). `data` is structured detail for renderers (the plan
-    for `todo_write`, the exit code for `shell`), never sent to the model.
+    for `todo_write`, the exit code for `shell`), never sent to the model. `images` go
+    to models that take images, after `output` (which notes each one, for the others).
     """
 
     output: str
     summary: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
+    images: tuple[ImageData, ...] = ()
 
 
 @dataclass

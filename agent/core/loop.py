@@ -200,7 +200,8 @@ class Agent:
             raise RuntimeFailure(f"tool {call.name} failed: {type(e).__name__}: {e}") from e
         self.emit(ev.ToolFinished(call.id, call.name, result.output, False, result.summary,
                                   dict(result.data), time.monotonic() - started))
-        return Message("tool", result.output, tool_call_id=call.id, name=call.name)
+        return Message("tool", result.output, tool_call_id=call.id, name=call.name,
+                       images=result.images)
 
     def _prepare(self, call: ToolCall):
         """Look up, validate and permission-check a call: (tool, args, mutating), or a

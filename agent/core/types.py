@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol, Union, Iterator, Mapping
 
-from tools.base import ToolResult, ToolSpec  # noqa: F401  (re-exported: the tool seam owns them)
+from tools.base import ImageData, ToolResult, ToolSpec  # noqa: F401  (re-exported: the tool seam owns them)
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -49,7 +49,9 @@ class Message:
     - system / user: `content` is the text.
     - assistant: `content` is the visible text, `tool_calls` the calls it made,
       `reasoning` any thinking blocks that must be round-tripped.
-    - tool: the answer to one call: `tool_call_id`, `name`, `content`, `is_error`.
+    - tool: the answer to one call: `tool_call_id`, `name`, `content`, `is_error`,
+      and `images` the tool returned (sent by the providers that take them; `content`
+      notes each one for the others).
     """
 
     role: Role
@@ -59,6 +61,7 @@ class Message:
     name: str | None = None
     is_error: bool = False
     reasoning: tuple[Reasoning, ...] = ()
+    images: tuple[ImageData, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"role": self.role, "content": self.content}
@@ -78,6 +81,8 @@ class Message:
                 {"text": r.text, "signature": r.signature, "redacted": r.redacted}
                 for r in self.reasoning
             ]
+        if self.images:
+            d["images"] = [{"mime_type": i.mime_type, "data": i.data} for i in self.images]
         return d
 
     @classmethod
@@ -96,6 +101,7 @@ class Message:
             is_error=d.get("is_error", False),
             reasoning=tuple(Reasoning(r["text"], r.get("signature"), r.get("redacted", False))
                             for r in d.get("reasoning", ())),
+            images=tuple(ImageData(i["mime_type"], i["data"]) for i in d.get("images", ())),
         )
 
 

@@ -17,11 +17,12 @@ import anthropic
 
 from agent.core.errors import BadInput
 from agent.models.http_errors import ProviderHints, RetryingStream
+from agent.models.images import images_to_send
 from agent.models.pricing import Price, context_window_for, price_for, priced_usage
 from agent.models.retry import IncompleteStream, RetryPolicy, client_timeout
 from agent.models.tool_args import make_tool_call
-from agent.core.types import (Done, Message, ModelEvent, ModelSettings, Reasoning, TextDelta,
-                         ThinkingDelta, ToolCallDelta, ToolCallDone, ToolSpec)
+from agent.core.types import (Done, ImageData, Message, ModelEvent, ModelSettings, Reasoning,
+                         TextDelta, ThinkingDelta, ToolCallDelta, ToolCallDone, ToolSpec)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 CACHE = {"type": "ephemeral"}
@@ -177,16 +178,18 @@ def to_wire_messages(messages: list[Message]) -> tuple[str, list[dict[str, Any]]
     System messages join into the system prompt. Consecutive tool results become one
     user message of `tool_result` blocks; consecutive messages of one role merge,
     since the API wants user and assistant to alternate. The last blocks of the last
-    two user messages carry `cache_control`, so the prefix is cached as it grows.
+    two user messages carry `cache_control`, so the prefix is cached as it grows. A tool
+    result's images (those `images_to_send` picks) follow its text in the tool_result.
     """
     system: list[str] = []
     wire: list[dict[str, Any]] = []
-    for m in messages:
+    images = images_to_send(messages)
+    for index, m in enumerate(messages):
         if m.role == "system":
             system.append(m.content)
             continue
         role = "assistant" if m.role == "assistant" else "user"
-        blocks = _blocks(m)
+        blocks = _blocks(m, images.get(index, ()))
         if not blocks:
             continue
         if wire and wire[-1]["role"] == role:
@@ -202,10 +205,15 @@ def to_wire_messages(messages: list[Message]) -> tuple[str, list[dict[str, Any]]
     return "\n\n".join(s for s in system if s), wire
 
 
-def _blocks(m: Message) -> list[dict[str, Any]]:
+def _blocks(m: Message, images: tuple[ImageData, ...] = ()) -> list[dict[str, Any]]:
     if m.role == "tool":
+        text = m.content or "(no output)"
+        content: str | list[dict[str, Any]] = text if not images else [
+            {"type": "text", "text": text},
+            *({"type": "image", "source": {"type": "base64", "media_type": i.mime_type,
+                                           "data": i.data}} for i in images)]
         block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id,
-                                 "content": m.content or "(no output)"}
+                                 "content": content}
         if m.is_error:
             block["is_error"] = True
         return [block]

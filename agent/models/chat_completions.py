@@ -4,6 +4,11 @@
 module, which owns keys and endpoints), converts messages to the wire format, and
 turns streamed chunks into `ModelEvent`s. With `text_tool_calls=True` it also
 recognises tool calls that the model wrote as text (servers without a tool parser).
+
+Tool messages hold text only on this wire. With `images=True` (`openai:` models that
+take images) the images of a run of tool results go in one user message right after
+it; otherwise (`openai-compat:`, `local:`, text-only models) they stay the notes in the
+tool's text.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import uuid
 from typing import Any, Iterator
 
 from agent.models.http_errors import ProviderHints, RetryingStream
+from agent.models.images import data_url, images_to_send
 from agent.models.pricing import Price, priced_usage
 from agent.models.retry import IncompleteStream, RetryPolicy
 from agent.models.text_tool_calls import TextCallFilter
@@ -32,21 +38,23 @@ class ChatCompletionsModel(RetryingStream):
     token_param:     "max_completion_tokens" (OpenAI) or "max_tokens" (everything else).
     reasoning_effort: default effort when the settings give none (OpenAI reasoning models).
     text_tool_calls: parse tool calls written as text.
+    images:          send tool results' images (in a user message after them).
     """
 
     def __init__(self, *, name: str, model: str, client: Any, hints: ProviderHints,
                  price: Price | None, context_window: int, policy: RetryPolicy,
                  token_param: str, reasoning_effort: str | None = None,
-                 text_tool_calls: bool = False):
+                 text_tool_calls: bool = False, images: bool = False):
         self.name, self.model, self.client, self.hints = name, model, client, hints
         self.price, self.context_window, self.policy = price, context_window, policy
         self.token_param, self.reasoning_effort = token_param, reasoning_effort
-        self.text_tool_calls = text_tool_calls
+        self.text_tool_calls, self.images = text_tool_calls, images
 
     def request(self, messages: list[Message], tools: list[ToolSpec],
                 settings: ModelSettings) -> dict[str, Any]:
         """The keyword arguments of `chat.completions.create` for this turn."""
-        req: dict[str, Any] = {"model": self.model, "messages": to_wire_messages(messages),
+        req: dict[str, Any] = {"model": self.model,
+                               "messages": to_wire_messages(messages, images=self.images),
                                "stream": True, "stream_options": {"include_usage": True},
                                self.token_param: settings.max_tokens}
         if tools:
@@ -148,16 +156,25 @@ def _new_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
-def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
+def to_wire_messages(messages: list[Message], images: bool = False) -> list[dict[str, Any]]:
     """Chat Completions `messages` for a conversation.
 
     All system messages join into one at the start (many chat templates refuse a
     system message anywhere else). Arguments that did not parse go back as `{}`:
     some servers' templates parse them again and would fail on the broken text.
+    With `images`, the images of each run of tool messages (those `images_to_send`
+    picks) follow it in a user message, each call's under a line naming it: a tool
+    message's content can only be text, and nothing may come between an assistant's
+    tool calls and their results.
     """
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
     wire: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-    for m in messages:
+    chosen = images_to_send(messages) if images else {}
+    parts: list[dict[str, Any]] = []   # the image message of the current run of tool results
+    for index, m in enumerate(messages):
+        if parts and m.role != "tool":
+            wire.append({"role": "user", "content": parts})
+            parts = []
         if m.role == "user":
             wire.append({"role": "user", "content": m.content})
         elif m.role == "assistant":
@@ -173,4 +190,11 @@ def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
         elif m.role == "tool":
             wire.append({"role": "tool", "tool_call_id": m.tool_call_id,
                          "content": m.content or "(no output)"})
+            if index in chosen:
+                parts.append({"type": "text", "text": f"The images {m.name} returned (call "
+                                                      f"{m.tool_call_id}), in the order of its notes:"})
+                parts += [{"type": "image_url", "image_url": {"url": data_url(i)}}
+                          for i in chosen[index]]
+    if parts:
+        wire.append({"role": "user", "content": parts})
     return wire

@@ -1,13 +1,15 @@
 """`openai:MODEL` — GPT models through the `openai` SDK, Chat Completions streaming.
 
 create(rest, options) -> ChatCompletionsModel. Options: api_key, base_url, max_retries,
-retry_base_delay, retry_max_delay, timeout, prices, context_window, reasoning_effort.
-The key and endpoint otherwise come from OPENAI_API_KEY and OPENAI_BASE_URL.
+retry_base_delay, retry_max_delay, timeout, prices, context_window, reasoning_effort,
+images (whether the model takes images; default: yes, unless its name is one of
+TEXT_ONLY's). The key and endpoint otherwise come from OPENAI_API_KEY and OPENAI_BASE_URL.
 
 Chat Completions rather than Responses: one wire format, one parser and one set of
 wire tests serve both `openai:` and every OpenAI-compatible server; it streams
 parallel function calls, takes `reasoning_effort`, and reports cached tokens. What
-it lacks (reasoning summaries, server-side state) the loop does not use.
+it lacks (reasoning summaries, server-side state) the loop does not use. Tool results'
+images, which its tool messages cannot hold, go in a user message after them.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from agent.models.pricing import context_window_for, price_for
 from agent.models.retry import RetryPolicy, client_timeout
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Models that take no images (the API refuses an image_url part): "gpt-4" and names
+# starting with these, fine-tuned ones ("ft:gpt-3.5-turbo:...") included.
+TEXT_ONLY = ("gpt-3.5", "gpt-4-0", "gpt-4-32k", "o1-mini", "o1-preview", "o3-mini")
 
 
 def create(rest: str, options: dict) -> ChatCompletionsModel:
@@ -43,4 +48,13 @@ def create(rest: str, options: dict) -> ChatCompletionsModel:
         policy=RetryPolicy.from_options(options),
         # Reasoning models refuse `max_tokens`; every current model takes this one.
         token_param="max_completion_tokens",
-        reasoning_effort=options.get("reasoning_effort"))
+        reasoning_effort=options.get("reasoning_effort"),
+        images=takes_images(rest, options))
+
+
+def takes_images(model: str, options: dict) -> bool:
+    """Whether tool results' images go to `model`: the `images` option, else by its name."""
+    if options.get("images") is not None:
+        return bool(options["images"])
+    name = model.removeprefix("ft:").lower()
+    return name != "gpt-4" and not name.startswith(TEXT_ONLY)

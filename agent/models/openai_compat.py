@@ -4,7 +4,8 @@ vLLM, SGLang, Ollama, llama.cpp's server, LM Studio and `ama serve`. The key is
 optional: `options["api_key"]`, else OPENAI_COMPAT_API_KEY, else a placeholder. We
 never send OPENAI_API_KEY here, so a real OpenAI key cannot leak to another server.
 Tool calls the model writes as text (`<tool_call>...`, DeepSeek markers, bare JSON)
-are recognised when the server does not parse them itself.
+are recognised when the server does not parse them itself. Tool results' images stay
+the notes in their text: many of these servers serve text-only models.
 
 create(rest, options) -> ChatCompletionsModel. Options: api_key, base_url (when the
 spec has no @URL), max_retries, retry_base_delay, retry_max_delay, timeout, prices,
