@@ -148,7 +148,7 @@ def mcp_approve(
     from agent.config.mcp_pins import approve_pins, compare_pins, store_path
     try:
         root, spec = _startable(name, cwd)
-        status, tools = _connect_once(spec)
+        status, tools = _connect_once(spec, root)
         check = compare_pins(root, spec, status.pins)
     except AmaError as e:
         fail(e)
@@ -202,20 +202,50 @@ def _startable(name: str, cwd: Optional[Path]):
                    f"repository's own servers count once you trust it)")
 
 
-def _connect_once(spec):
-    """Connect to `spec` as a session would (on this machine), list its tools, and end
-    it: (ServerStatus, server-side name -> the McpTool it offers)."""
+def _connect_once(spec, root: Path):
+    """Connect to `spec` as a session would (a sandboxed one in a sandbox over a scratch
+    copy of `root`), list its tools, and end it: (ServerStatus, server-side name -> the
+    McpTool it offers)."""
+    from contextlib import ExitStack
     try:
         from tools.mcp.hub import McpHub
     except ImportError as e:
         raise BadInput(f"the MCP client cannot load ({e}); pip install 'mcp>=2'") from None
-    with McpHub.start([spec]) as hub:
+    with ExitStack() as stack:
+        if spec.sandboxed:   # as a session starts it: in a sandbox over a scratch copy
+            spec = _in_a_sandbox(spec, root, stack)
+        hub = stack.enter_context(McpHub.start([spec]))
         status = hub.statuses[0]
         tools = {t.remote_name: t for t in hub.tools}
     if status.status != "connected":
         raise BadInput(f"could not connect to MCP server {spec.name} ({status.status}: "
                        f"{status.error}); nothing was approved")
     return status, tools
+
+
+def _in_a_sandbox(spec, root: Path, stack):
+    """`spec` launched in a new default sandbox (the config's `sandbox`, else docker, else
+    bwrap) over a scratch copy of `root`; both go when `stack` closes."""
+    import os
+    import tempfile
+
+    from agent.config.load import load_config
+    from agent.session.open import launch_in
+    from tools.sandbox.errors import SandboxUnavailable
+    from tools.sandbox.select import open_sandbox
+    from tools.workspace.scratch import Workspace
+    scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="ama-mcp-approve-"))
+    ws = Workspace.create(root, Path(scratch) / "ws")
+    stack.callback(ws.cleanup)
+    from agent.config.trust import check_trust
+    cfg = load_config(root, trusted=check_trust(root).trusted)
+    kind = cfg.get("sandbox") or os.environ.get("AMA_SANDBOX")
+    try:
+        sandbox = open_sandbox(kind, ws.tree, readonly_mounts=ws.readonly_mounts)
+        stack.callback(sandbox.close)
+        return launch_in(sandbox, spec)
+    except SandboxUnavailable as e:
+        raise BadInput(f"MCP server {spec.name} runs only in a sandbox: {e}") from None
 
 
 def _described(kind: str, tool: str, offered) -> str:

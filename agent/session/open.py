@@ -144,16 +144,9 @@ class _McpStart:
         launchable = []
         for spec in self._boxed:
             try:
-                argv, env = sandbox.stdio_argv([spec.command, *spec.args], cwd=spec.cwd or ".",
-                                               env=spec.env)
-            except AttributeError:   # the local "sandbox" has no inside to start it in
-                self._refused.append((spec, NO_SANDBOX_FOR_SERVER.format(
-                    why="sandbox = true" if spec.trusted else "it is defined by the repository")))
-                continue
+                launchable.append(launch_in(sandbox, spec))
             except SandboxUnavailable as e:
                 self._refused.append((spec, str(e)))
-                continue
-            launchable.append(replace(spec, launch=tuple(argv), launch_env=env))
         self._futures.append(self._pool.submit(self._hub.add, tuple(launchable)))
         self._pool.shutdown(wait=False)
 
@@ -230,6 +223,16 @@ class _McpStart:
             except Exception:   # it never started; nothing to close
                 pass
         self._hub.close()
+
+
+def launch_in(sandbox, spec: "ServerSpec") -> "ServerSpec":
+    """`spec` as started through `sandbox`'s way in (`docker exec -i`, a bwrap instance).
+    SandboxUnavailable, saying why, where the sandbox cannot host a server."""
+    if not hasattr(sandbox, "stdio_argv"):   # the local "sandbox" has no inside
+        raise SandboxUnavailable(NO_SANDBOX_FOR_SERVER.format(
+            why="sandbox = true" if spec.trusted else "it is defined by the repository"))
+    argv, env = sandbox.stdio_argv([spec.command, *spec.args], cwd=spec.cwd or ".", env=spec.env)
+    return replace(spec, launch=tuple(argv), launch_env=env)
 
 
 NO_SANDBOX_FOR_SERVER = ("it runs only in a sandbox ({why}), and this session has none "
