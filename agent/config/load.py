@@ -7,7 +7,7 @@
     flags    what the user passed on the command line
 
 Each value remembers where it came from (`Config.source(key)`). Lists under
-`permissions` add up across layers. Anything wrong — a file that is not TOML, nested too
+`permissions` and `[[hooks.EVENT]]` tables add up across layers. Anything wrong — a file that is not TOML, nested too
 deeply or unreadable, an unknown key, a value of the wrong type or out of its range (a
 number too large for a float, a negative limit) — raises BadInput naming the file, the
 line and the key; nothing else escapes.
@@ -79,7 +79,8 @@ def load_config(project_root: Path | None, *, trusted: bool, flags: Mapping[str,
     cfg = Config()
     for key in KEYS:
         if "*" not in key.name and key.kind != "table":
-            cfg.values[key.name] = list(key.default) if key.kind == "list" else key.default
+            cfg.values[key.name] = list(key.default) if key.kind in ("list", "tables") \
+                else key.default
             cfg.sources[key.name] = "default"
     _apply_file(cfg, user_config_path(env), "user config")
     if project_root is not None:   # .mcp.json first: the repo's own TOML says more
@@ -256,7 +257,8 @@ def _unquote(dotted: str) -> str:
 # ---- types -----------------------------------------------------------------------
 
 _KIND_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
-               "list": "a list of strings", "map": "a table of strings", "table": "a table"}
+               "list": "a list of strings", "map": "a table of strings", "table": "a table",
+               "tables": "a list of tables"}
 
 
 _REPR = reprlib.Repr()
@@ -275,13 +277,19 @@ def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> A
         "list": isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
         "map": isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
         "table": isinstance(value, dict),
+        "tables": isinstance(value, (list, tuple)),
     }[key.kind]
     if not ok and key.kind == "map" and isinstance(value, dict):
         bad = next(k for k, v in value.items() if not isinstance(v, str))
         raise BadInput(f"{what}: {name}.{bad} must be a string, not {type(value[bad]).__name__}")
+    if not ok and key.kind == "tables" and isinstance(value, dict):
+        raise BadInput(f"{what}: {name} is a list of tables: write [[{name}]], with two "
+                       f"brackets, once for each")
     if not ok:
         raise BadInput(f"{what}: {name} must be {_KIND_NAMES[key.kind]}, "
                        f"not {type(value).__name__}")
+    if key.kind == "tables":
+        return [_table(key, f"{name}[{i + 1}]", item, where) for i, item in enumerate(value)]
     if key.choices and not any(value == c or (c.endswith(":") and value.startswith(c) and
                                               len(value) > len(c)) for c in key.choices):
         raise BadInput(f"{what}: choose one of "
@@ -293,6 +301,27 @@ def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> A
     if key.kind == "map":
         value = dict(value)
     return value
+
+
+def _table(key: Key, name: str, item: Any, where: str) -> dict[str, Any]:
+    """One table of a "tables" key: every field checked, defaults filled in."""
+    fields = {f.name: f for f in key.fields}
+    if not isinstance(item, dict):
+        raise BadInput(f"{where}: {name} must be a table ({', '.join(fields)}), "
+                       f"not {type(item).__name__}")
+    unknown = [k for k in item if k not in fields]
+    if unknown:
+        raise BadInput(f"{where}: {name}: unknown field {unknown[0]!r}; its fields are "
+                       f"{', '.join(fields)}")
+    out = {}
+    for f in key.fields:
+        if f.name in item:
+            out[f.name] = _check(f, f"{name}.{f.name}", item[f.name], where)
+        elif f.default is None:
+            raise BadInput(f"{where}: {name} needs {f.name} = ... ({f.help})")
+        else:
+            out[f.name] = f.default
+    return out
 
 
 def _number(key: Key, name: str, value: int | float, what: str) -> int | float:

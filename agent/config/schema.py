@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from agent.core.hooks import EVENTS as HOOK_EVENTS, ON_FAILURE
 from tools.sandbox.select import KINDS as SANDBOX_KINDS
 
 DEFAULT_MODEL = "anthropic:claude-sonnet-4-6"
@@ -20,13 +21,15 @@ class Key:
 
     name:    dotted path; `*` matches one name segment.
     kind:    "str" | "int" | "float" | "bool" | "list" (of strings) | "map" (a table of
-             strings: an environment, HTTP headers) | "table" (free-form).
+             strings: an environment, HTTP headers) | "table" (free-form) | "tables" (a
+             list of tables, `[[hooks.PreToolUse]]`, each holding `fields`).
     default: the value when no layer sets it (None: unset).
     help:    one line for `ama config show --keys`.
     choices: allowed values of a "str" key (a trailing ":" allows a prefix, "branch:").
     env:     whether `AMA_<NAME>` sets it (lists from the environment are comma-separated).
     check:   the range of a number, a name in RANGES ("" for any). Numbers are always
              finite, and ints fit in 64 bits.
+    fields:  for "tables": the keys each table takes; one whose default is None is required.
     """
     name: str
     kind: str
@@ -35,6 +38,7 @@ class Key:
     choices: tuple[str, ...] = ()
     env: bool = True
     check: str = ""
+    fields: tuple["Key", ...] = ()
 
 
 # The ranges a number may be held to: name -> (test, what the error says it must be).
@@ -45,6 +49,15 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "non-negative": (lambda v: v >= 0, "0 or more"),
     "fraction": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
 }
+
+# The fields of one `[[hooks.EVENT]]` table.
+HOOK_FIELDS = (
+    Key("matcher", "str", "", "a regex (or glob) over tool names; \"\" or \"*\": every tool"),
+    Key("command", "str", None, "the command, run with bash on the host"),
+    Key("timeout", "float", 60.0, "seconds before the hook is killed", check="positive"),
+    Key("on_failure", "str", "warn", "a crash, timeout or bad output: warn | block",
+        choices=ON_FAILURE),
+)
 
 KEYS: tuple[Key, ...] = (
     # --- the run
@@ -124,8 +137,11 @@ KEYS: tuple[Key, ...] = (
     Key("mcp_servers.*.disabled_tools", "list", [], "its tools the model never sees", env=False),
     Key("mcp_servers.*.sandbox", "bool", False, "run this stdio server in the session's sandbox",
         env=False),
-    # --- reserved for extensions that run commands (never from an untrusted repo)
-    Key("hooks", "table", None, "commands run on agent events", env=False),
+    # --- hooks: commands run on the host on agent events (agent/core/hooks.py)
+    *(Key(f"hooks.{event}", "tables", [], f"commands run on {event} ([[hooks.{event}]])",
+          env=False, fields=HOOK_FIELDS) for event in HOOK_EVENTS),
+    Key("hooks.max_stop_returns", "int", 3, "how often Stop hooks may send the model back "
+        "in one run", check="non-negative"),
 )
 
 # Provider options the config passes through to the model unchanged (agent/models/retry.py).
@@ -133,7 +149,9 @@ REQUEST_KEYS = ("max_retries", "retry_base_delay", "retry_max_delay", "timeout")
 
 # Lists that add up across layers instead of replacing each other: a project may add a
 # deny rule to the user's, and a flag an allow rule to the config's.
-ADDITIVE = ("permissions.allow", "permissions.ask", "permissions.deny")
+# Hooks add up the same way: the user's run first, then the repository's.
+ADDITIVE = ("permissions.allow", "permissions.ask", "permissions.deny",
+            *(f"hooks.{event}" for event in HOOK_EVENTS))
 
 
 def find_key(name: "str | tuple[str, ...]") -> Key | None:

@@ -4,7 +4,9 @@ A repo's own files can ask for things: `.ama/config.toml` (a model or base URL, 
 verify commands), AGENTS.md / CLAUDE.md (instructions to run commands), `.mcp.json`
 (servers to start). Until the user trusts the repo those are ignored — the project
 config is not read, memory files are shown to the model as untrusted notes — and trust
-is recorded with the SHA-256 of each such file: a new or changed file asks again.
+is recorded with the SHA-256 of each such file: a new or changed file asks again. A
+hook's command is in `.ama/config.toml`; a script it runs from the repository
+(`"$AMA_PROJECT_DIR"/scripts/check.sh`) is covered too, wherever it lives.
 
 The store is `AMA_HOME/trust.json`, the user's own (a repo cannot write it):
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,8 @@ EXTENSION_DIRS = {"commands": (".ama/commands", ".claude/commands"),
 STORE = "trust.json"
 _SKIP_DIRS = {"cache", "sessions", "tmp"}       # under .ama/: data we write, not instructions
 _MAX_FILES = 200
+# A repository file a hook command names: "$AMA_PROJECT_DIR"/x, ${CLAUDE_PROJECT_DIR}/x, …
+_HOOK_FILE = re.compile(r"""\$\{?(?:AMA|CLAUDE)_PROJECT_DIR\}?"?/([^\s"';&|<>()]+)""")
 
 
 @dataclass(frozen=True)
@@ -98,12 +103,34 @@ def trust_files(root: Path, cwd: Path | None = None) -> dict[str, str]:
         found += [d / n for n in MEMORY_NAMES if (d / n).is_file()]
     if (root / ".mcp.json").is_file():
         found.append(root / ".mcp.json")
+    found += [f for f in _hook_files(root) if f not in found]
     out = {}
     for f in found[:_MAX_FILES]:
         try:
             out[f.relative_to(root).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
         except OSError:  # unreadable: it cannot be trusted, and cannot be read either
             continue
+    return out
+
+
+def _hook_files(root: Path) -> list[Path]:
+    """Files of `root` that the hooks in its `.ama/config.toml` run by
+    $AMA_PROJECT_DIR / $CLAUDE_PROJECT_DIR (a config that does not parse names none:
+    loading it fails anyway)."""
+    import tomllib
+    try:
+        data = tomllib.loads((root / ".ama" / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return []
+    hooks = data.get("hooks")
+    tables = [t for v in (hooks.values() if isinstance(hooks, dict) else ())
+              if isinstance(v, list) for t in v if isinstance(t, dict)]
+    out = []
+    for command in (t["command"] for t in tables if isinstance(t.get("command"), str)):
+        for rel in _HOOK_FILE.findall(command):
+            path = (root / rel).resolve()
+            if root in path.parents and path.is_file() and path not in out:
+                out.append(path)
     return out
 
 

@@ -100,6 +100,30 @@ class ToolFinished(Event):
 
 
 @dataclass(frozen=True)
+class HookRan(Event):
+    """One hook command ran (agent/core/hooks.py).
+
+    event:    the hook event (PreToolUse, Stop, …); command: the hook's command.
+    outcome:  ok | blocked | failed | timed_out.
+    exit_code: its exit status (None: killed at its timeout, or never started).
+    decision: what it decided: allow | ask | deny (PreToolUse), block, or "".
+    message:  the reason it gave, or what went wrong.
+    call_id:  the tool call, for PreToolUse and PostToolUse.
+    updated_input: the tool input a PreToolUse hook rewrote the call to, or None.
+    """
+    type: ClassVar[str] = "hook"
+    event: str
+    command: str
+    outcome: str
+    exit_code: int | None
+    duration: float
+    decision: str = ""
+    message: str = ""
+    call_id: str = ""
+    updated_input: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class Checkpoint(Event):
     type: ClassVar[str] = "checkpoint"
     ref: str

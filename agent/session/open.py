@@ -21,9 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.config.home import ama_home, workspaces_dir
+from agent.config.home import ama_home, sessions_dir, workspaces_dir
 from agent.core import events as ev
 from agent.core.errors import BadInput, SandboxError
+from agent.core.hooks import HookRunner
 from agent.core.loop import Agent, Approver
 from agent.core.permissions import Permissions
 from agent.core.types import ModelSettings
@@ -101,18 +102,21 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
         if options.verify:
             from agent.core.verify import Verifier
             verifier = Verifier(options.verify, sandbox, max_attempts=options.max_verify)
+        hooks = HookRunner(options.hooks, session_id, str(sessions_dir() / f"{session_id}.jsonl"),
+                           str(ws.user_root), str(ws.tree), options.max_stop_returns)
         agent = Agent(model=model, tools=tools,
                       ctx=ToolContext(root=ws.tree, sandbox=sandbox, cancel=cancel),
                       emit=ev.fan_out(sink, compactor.observe), system_prompt=prompt,
                       settings=ModelSettings(), limits=options.limits, permissions=permissions,
                       approve=approve, on_mutation=_checkpointer(ws, sink),
-                      verifier=verifier, compactor=compactor)
+                      verifier=verifier, compactor=compactor, hooks=hooks)
         session = Session(id=session_id, options=options, agent=agent, workspace=ws,
                           sandbox=sandbox, emit=agent.emit, cancel=cancel, model=options.model,
                           mcp=hub, mcp_servers=servers)
         if options.resume:
             count = session.load_conversation(session_id)
             sink(ev.Notice("info", f"resumed session {session_id} ({count} earlier messages)"))
+        session.start("resume" if options.resume else "startup")   # SessionStart hooks
         undo.pop_all()   # the session owns them now: Session.close ends them
         return session
 

@@ -21,6 +21,7 @@ from typing import Any, Mapping, TYPE_CHECKING
 
 from agent.config.schema import RANGES
 from agent.core.errors import BadInput
+from agent.core.hooks import HookSpec
 from agent.core.loop import Limits
 from agent.core.permissions import MODES as PERMISSION_MODES, Rule
 
@@ -89,6 +90,8 @@ class SessionOptions:
                      "disabled", a warning each)
     commands:        custom slash commands by name (agent/extensions/commands.py)
     skills:          the skills the model may load (agent/extensions/skills.py)
+    hooks:           the hooks to run, in order (agent/config/hooks.py builds them)
+    max_stop_returns: how often Stop hooks may send the model back in one run
     """
     model: str
     cwd: Path
@@ -117,6 +120,8 @@ class SessionOptions:
     mcp_refused: tuple[tuple["ServerSpec", str], ...] = ()
     commands: Mapping[str, "CustomCommand"] = field(default_factory=dict)
     skills: tuple["Skill", ...] = ()
+    hooks: tuple[HookSpec, ...] = ()
+    max_stop_returns: int = 3
 
     def __post_init__(self) -> None:
         from tools.sandbox.select import KINDS
@@ -133,7 +138,10 @@ class SessionOptions:
                      (self.context_window, "context_window", "count"),
                      (self.repo_map_tokens, "repo_map.max_tokens", "non-negative"),
                      (self.compaction_threshold, "compaction.threshold", "fraction"),
-                     (self.compaction_keep_turns, "compaction.keep_turns", "non-negative"))
+                     (self.compaction_keep_turns, "compaction.keep_turns", "non-negative"),
+                     (self.max_stop_returns, "hooks.max_stop_returns", "non-negative"))
+        if not all(isinstance(h, HookSpec) for h in self.hooks):
+            raise BadInput("SessionOptions.hooks takes HookSpec values (agent/core/hooks.py)")
         for rule in (*self.allow, *self.ask, *self.deny, *self.granted):
             try:
                 Rule.parse(rule)

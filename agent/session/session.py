@@ -47,6 +47,12 @@ class Session:
 
     # ---- the run -----------------------------------------------------------------------
 
+    def start(self, source: str = "startup") -> None:
+        """Fire SessionStart hooks (`source`: startup | resume | clear); the context they
+        add goes to the model with the next instruction."""
+        self.agent.add_context("SessionStart", self.agent.hook(
+            "SessionStart", source, interruptible=False, source=source).context)
+
     def interrupt(self) -> None:
         """Stop the running task at its next step (a running command is killed)."""
         self.cancel.set()
@@ -129,12 +135,17 @@ class Session:
         return len(self.agent.messages)
 
     def clear(self) -> None:
-        """Start a fresh conversation; the workspace is kept."""
+        """Start a fresh conversation; the workspace is kept. Hooks see the old one end
+        (SessionEnd, reason "clear") and a new one start (SessionStart, source "clear")."""
+        self.agent.hook("SessionEnd", "clear", interruptible=False, reason="clear")
         del self.agent.messages[1:]
+        self.start("clear")
 
     def compact(self) -> bool:
         """Summarise older turns now. True when the conversation changed."""
         from agent.core.compaction import compact_now
+        self.agent.hook("PreCompact", "manual", interruptible=False, trigger="manual",
+                        custom_instructions="")
         return compact_now(self.agent)
 
     def rewind_conversation(self, message_count: int) -> None:
@@ -195,10 +206,21 @@ class Session:
             return
         self._closed = True
         try:
+            self._end_hooks()
             if self.mcp is not None:
                 self.mcp.close()
         finally:
             self._close_sandbox(keep_workspace)
+
+    def _end_hooks(self) -> None:
+        """SessionEnd hooks; nothing they do (or a sink closed before us) stops the close."""
+        try:
+            self.agent.hook("SessionEnd", "other", interruptible=False, reason="other")
+        except Exception as e:
+            try:
+                self.emit(ev.Notice("warning", f"SessionEnd hooks: {type(e).__name__}: {e}"))
+            except Exception:   # the sink itself is closed (e.g. a finished attempt's log)
+                pass
 
     def _close_sandbox(self, keep_workspace: bool) -> None:
         try:

@@ -63,6 +63,7 @@ TrustAsk = Callable[[Any], bool]   # shown a TrustCheck; True trusts the reposit
 def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
            ) -> tuple[SessionOptions, RunRequest | None]:
     """Options for a session (and, when `headless`, its run). Raises BadInput."""
+    from agent.config.hooks import hook_specs
     from agent.config.load import load_config, model_options
     from agent.config.mcp import UNTRUSTED_TASK, McpPlan, server_specs
     from agent.config.trust import ask_trust, check_trust, grant_trust, project_root, saved_rules
@@ -105,7 +106,8 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
         compaction_threshold=float(cfg.get("compaction.threshold")),
         compaction_keep_turns=int(cfg.get("compaction.keep_turns")),
         context_window=cfg.get("context_window"), config=cfg, notices=tuple(cfg.notices),
-        mcp_servers=mcp.start, mcp_refused=mcp.refused, commands=commands, skills=tuple(skills))
+        mcp_servers=mcp.start, mcp_refused=mcp.refused, commands=commands, skills=tuple(skills),
+        hooks=hook_specs(cfg, root), max_stop_returns=int(cfg.get("hooks.max_stop_returns")))
     if not headless:
         return options, None
     request = RunRequest(

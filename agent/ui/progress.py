@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from agent.core import events as ev
+from agent.ui.hook_line import hook_line
 from agent.ui.toolcalls import key_argument
 
 
@@ -17,6 +18,8 @@ def progress_printer(err: TextIO) -> ev.EventSink:
             first = e.summary or (e.output.strip().splitlines() or [""])[0]
             failed = e.is_error or e.data.get("exit_code", 0) != 0
             err.write(f"  {'✗' if failed else '✓'} {first[:160]}\n")
+        elif isinstance(e, ev.HookRan) and e.outcome != "ok":
+            err.write(f"  ⚑ {hook_line(e)}\n")
         elif isinstance(e, ev.PermissionDenied):
             err.write(f"  ⊘ {e.name}: {e.reason}\n")
         elif isinstance(e, (ev.ErrorEvent, ev.Notice)):

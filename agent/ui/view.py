@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from agent.core import events as ev
+from agent.ui.hook_line import render_hook
 from agent.ui.markdown_stream import MarkdownStream
 from agent.ui.plan import render_plan
 from agent.ui.status import Status
@@ -51,6 +52,9 @@ class TurnView:
                                              index=len(self.outputs)))
         elif isinstance(e, ev.ApprovalRequested):
             self.md.finish()
+        elif isinstance(e, ev.HookRan):
+            self.md.finish()
+            self.console.print(render_hook(e))
         elif isinstance(e, ev.PermissionDenied):
             self.console.print(Text(f"  ⊘ {e.name}: {e.reason}", style="yellow"))
         elif isinstance(e, ev.UsageEvent):
