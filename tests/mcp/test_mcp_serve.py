@@ -113,7 +113,7 @@ def test_a_failing_task_and_bad_input_say_so(tmp_path):
     assert "task" in invalid.content[0].text and "max_turns" in invalid.content[0].text
 
 
-def test_a_cancelled_call_or_a_stopped_server_stops_the_run_and_cleans_up(tmp_path):
+def test_a_cancelled_call_a_stopped_server_or_a_client_gone_stop_the_run_cleanly(tmp_path):
     repo = calc_repo(tmp_path / "repo")
     model = write_script(tmp_path, ({"tool_calls": [{"name": "shell", "arguments": {
         "command": " ".join(SLEEP)}}]}, {"text": "never reached"}))
@@ -127,7 +127,7 @@ def test_a_cancelled_call_or_a_stopped_server_stops_the_run_and_cleans_up(tmp_pa
     async def call(client) -> None:
         try:
             await client.call_tool("ama_run", {"task": "wait", "apply": "tree"})
-        except Exception:   # the server was stopped before it answered
+        except Exception:   # the server stopped, or the client left, before the answer
             pass
 
     async def main():
@@ -142,10 +142,16 @@ def test_a_cancelled_call_or_a_stopped_server_stops_the_run_and_cleans_up(tmp_pa
                 await anyio.to_thread.run_sync(wait_until_running, SLEEP)
                 os.kill(pid_of(SERVE + ("--model", model)), signal.SIGTERM)  # the server is stopped
             await stopped()
+        async with anyio.create_task_group() as tg:
+            async with server(tmp_path, repo, "--model", model) as client:
+                tg.start_soon(call, client)
+                await anyio.to_thread.run_sync(wait_until_running, SLEEP)
+            # the client went away mid-run (stdin closed, then SIGTERM to the server's group)
+        await stopped()
 
     anyio.run(main)
     logs = list((home / "sessions").glob("*.jsonl"))
-    assert len(logs) == 2
+    assert len(logs) == 3
     for log in logs:
         last = json.loads(log.read_text().splitlines()[-1])
         assert (last["type"], last["subtype"], last["applied"]) == ("result", "error_interrupted",
