@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.core.errors import BadInput, RuntimeFailure
 from agent.session.options import existing_dir
 from agent.session.result import not_started
+from tools.json_safe import MAX_CHARS, MAX_DEPTH, JSONTextError, loads as json_loads
 from tools.sandbox.select import KINDS
 
 TOOL = "ama_run"
@@ -181,8 +182,8 @@ async def run_task(args: RunArgs, opts: ServeOptions, report: Report,
             tg.start_soon(_forward_stderr, proc.stderr, tail)
             async for line in _lines(proc.stdout):
                 try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
+                    event = _event(line)
+                except JSONTextError:
                     continue
                 if event.get("type") == "result":
                     result = event
@@ -199,11 +200,20 @@ async def run_task(args: RunArgs, opts: ServeOptions, report: Report,
     return _no_result(code, tail, args.model or opts.model or "")
 
 
+def _event(line: str) -> Any:
+    """One line of the child's stream-json. ama wrote it, from values it bounded when it
+    read them (tool arguments at most MAX_DEPTH deep), inside a few levels of its own;
+    a line may be longer than any model output (a big patch), so length is not capped."""
+    return json_loads(line, max_depth=MAX_DEPTH + 10, max_chars=max(MAX_CHARS, len(line)))
+
+
 def _no_result(code: int, tail: deque[str], model: str) -> dict[str, Any]:
     """The result object of a run that ended before writing one (bad flags, a crash)."""
-    said = [line[len("ama: "):] for line in tail if line.startswith("ama: ")]
-    message = said[-1] if said else (f"ama exited with code {code} before writing its result"
-                                     + (f"; its stderr ends: {' | '.join(tail)}" if tail else ""))
+    if tail and tail[-1].startswith("ama: "):   # how every `ama` error ends (cli/fail.py)
+        message = tail[-1][len("ama: "):]
+    else:
+        message = (f"ama exited with code {code} before writing its result"
+                   + (f"; its stderr ends: {' | '.join(tail)}" if tail else ""))
     error = BadInput(message) if code == 2 else RuntimeFailure(message)
     return {**not_started("", model, error).to_dict(), "exit_code": error.exit_code}
 
@@ -219,15 +229,19 @@ async def _feed(stdin, task: str) -> None:
 
 
 async def _lines(stream) -> AsyncIterator[str]:
-    """The lines of a byte stream, as text, without their newline."""
-    buffer = b""
+    """The lines of a byte stream, as text, without their newline. A long line (a big
+    patch) is joined once, not rescanned for every chunk."""
+    partial: list[bytes] = []
     async for chunk in stream:
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            yield line.decode("utf-8", errors="replace")
-    if buffer:
-        yield buffer.decode("utf-8", errors="replace")
+        *ended, rest = chunk.split(b"\n")
+        if ended:
+            ended[0] = b"".join([*partial, ended[0]])
+            for line in ended:
+                yield line.decode("utf-8", errors="replace")
+            partial = []
+        partial.append(rest)
+    if last := b"".join(partial):
+        yield last.decode("utf-8", errors="replace")
 
 
 async def _forward_stderr(stream, tail: deque[str]) -> None:

@@ -52,6 +52,10 @@ def server(tmp_path: Path, repo: Path, *flags: str) -> Client:
 def test_a_delegated_task_returns_its_result_object(tmp_path):
     repo = calc_repo(tmp_path / "repo")
     model = write_script(tmp_path, FIX)
+    data = "".join(f"line {i}\n" for i in range(40_000))   # ~400 KB: events span many reads
+    big = write_script(tmp_path, ({**FIX[0], "tool_calls": [*FIX[0]["tool_calls"], {
+        "name": "write_file", "arguments": {"path": "data.txt", "content": data}}]}, FIX[1]),
+        "big.jsonl")
     progress: list[str] = []
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
@@ -65,7 +69,8 @@ def test_a_delegated_task_returns_its_result_object(tmp_path):
             proposed = await client.call_tool("ama_run", {"task": "fix add", "verify": CHECK},
                                               progress_callback=on_progress)
             assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a - b\n"
-            applied = await client.call_tool("ama_run", {"task": "fix add", "apply": "tree"})
+            applied = await client.call_tool("ama_run", {"task": "fix add, add data",
+                                                         "apply": "tree", "model": big})
             return proposed, applied
 
     proposed, applied = anyio.run(main)
@@ -79,8 +84,10 @@ def test_a_delegated_task_returns_its_result_object(tmp_path):
     assert record["result"] == "Fixed add: it subtracted."
     assert any(m.startswith("edit_file calc.py") for m in progress), progress
     # apply: tree wrote it into the repository
-    assert applied.structured_content["applied"] == {"mode": "tree", "paths": ["calc.py"]}
+    assert applied.structured_content["applied"] == {"mode": "tree",
+                                                     "paths": ["calc.py", "data.txt"]}
     assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert (repo / "data.txt").read_text() == data
     # each run has its own session log under the server's AMA_HOME, ending in that object
     logs = sorted((tmp_path / "home" / "ama" / "sessions").glob("*.jsonl"))
     assert len(logs) == 2
