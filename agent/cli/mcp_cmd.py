@@ -1,5 +1,6 @@
 """`ama mcp list|get|add|remove`: the MCP servers of the user's config (and, read only,
-of a trusted repository). Edits go to the user config file alone, comments kept."""
+of a trusted repository). Edits go to the user config file alone, comments kept.
+`ama mcp serve`: ama itself as an MCP server (agent/headless/mcp_serve.py)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,8 @@ from agent.cli.fail import fail
 from agent.core.errors import AmaError, BadInput
 
 mcp_app = typer.Typer(rich_markup_mode=None, no_args_is_help=True,
-                      help="List, show, add and remove MCP servers (the user config).")
+                      help="List, show, add and remove MCP servers (the user config); "
+                           "`ama mcp serve` serves ama itself as one.")
 _CWD = typer.Option(None, "--cwd", "-C", help="The repository whose servers are shown too "
                     "(default: here; read only once it is trusted).")
 
@@ -77,6 +79,18 @@ def mcp_add(
                                                    "this variable's value as a Bearer token."),
     required: bool = typer.Option(False, "--required", help="A run stops (exit 2) if it does "
                                   "not connect."),
+    startup_timeout: Optional[float] = typer.Option(None, "--startup-timeout", help="Seconds "
+                                                    "it has to start (default 10)."),
+    tool_timeout: Optional[float] = typer.Option(None, "--tool-timeout", help="Seconds one "
+                                                 "tool call may take (default 60)."),
+    enable_tool: List[str] = typer.Option([], "--enable-tool", help="Offer only this tool "
+                                          "(its name on the server); repeatable."),
+    disable_tool: List[str] = typer.Option([], "--disable-tool", help="Never offer this tool; "
+                                           "repeatable."),
+    sandbox: bool = typer.Option(False, "--sandbox", help="stdio: run it in the session's "
+                                 "sandbox, not on this machine (sandbox = true)."),
+    disabled: bool = typer.Option(False, "--disabled", help="Define it but do not start it "
+                                  "(enabled = false)."),
 ) -> None:
     from agent.config.edit import set_table
     from agent.config.load import user_config_path
@@ -87,22 +101,64 @@ def mcp_add(
         if bool(command) == bool(url):
             raise BadInput("give either `-- COMMAND ARGS...` (stdio) or --url URL (HTTP), "
                            f"not {'both' if url else 'neither'}")
-        if url and env or command and (header or bearer_token_env):
-            raise BadInput("--env is for stdio servers; --header and --bearer-token-env "
-                           "for HTTP ones")
+        _check_transport_flags(bool(url), {"--env": env, "--sandbox": sandbox},
+                               {"--header": header, "--bearer-token-env": bearer_token_env})
         values: dict = {"url": url} if url else {"command": command[0], "args": command[1:]}
         for flag, items, key in (("--header", header, "headers"), ("--env", env, "env")):
             if items:
                 values[key] = _pairs(flag, items)
         if bearer_token_env:
             values["bearer_token_env"] = bearer_token_env
-        if required:
-            values["required"] = True
+        for flag, seconds, key in (("--startup-timeout", startup_timeout, "startup_timeout"),
+                                   ("--tool-timeout", tool_timeout, "tool_timeout")):
+            if seconds is not None:
+                values[key] = _seconds(flag, seconds)
+        if enable_tool:
+            values["enabled_tools"] = _tool_names("--enable-tool", enable_tool)
+        if disable_tool:
+            values["disabled_tools"] = _tool_names("--disable-tool", disable_tool)
+        if both := sorted(set(enable_tool) & set(disable_tool)):
+            raise BadInput(f"{', '.join(both)}: given to both --enable-tool and --disable-tool; "
+                           f"keep one")
+        for flag, key, value in ((required, "required", True), (sandbox, "sandbox", True),
+                                 (disabled, "enabled", False)):
+            if flag:
+                values[key] = value
         path = user_config_path()
         set_table(path, "mcp_servers", name, values)
     except AmaError as e:
         fail(e)
     typer.echo(f"added MCP server {name} to {path}")
+
+
+@mcp_app.command("serve", help="Serve ama as an MCP server on stdin/stdout. Its one tool, "
+                               "ama_run, runs a task as `ama -p` does (its own scratch copy and "
+                               "sandbox; by default it only proposes a diff) and returns the "
+                               "result object.")
+def mcp_serve(
+    cwd: Optional[Path] = typer.Option(None, "--cwd", "-C", help="The folder a call works on "
+                                       "when it names none (default: here)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="The model of a call that "
+                                        "names none (default: your config's)."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="docker | bwrap | local: the "
+                                          "sandbox of a call that names none."),
+    untrusted: bool = typer.Option(False, "--untrusted", help="Run every task as `ama -p "
+                                   "--untrusted` (task text from someone other than you)."),
+    config: List[str] = typer.Option([], "--config", help="An extra config file (TOML), or "
+                                     "KEY=VALUE, for every run; repeatable."),
+) -> None:
+    try:
+        from agent.headless.mcp_serve import ServeOptions, serve   # imports pydantic; mcp at serve()
+        options = ServeOptions(cwd=cwd or Path.cwd(), model=model, sandbox=sandbox,
+                               untrusted=untrusted, config=tuple(config))
+    except AmaError as e:
+        fail(e)
+    try:
+        serve(options)
+    except ImportError as e:
+        fail(BadInput(f"`ama mcp serve` needs the MCP SDK ({e}); pip install 'mcp>=2'"))
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
 
 
 @mcp_app.command("remove", help="Remove a server from the user config.")
@@ -117,6 +173,30 @@ def mcp_remove(name: str = typer.Argument(..., help="The server's name.")) -> No
     except AmaError as e:
         fail(e)
     typer.echo(f"removed MCP server {name} from {path}")
+
+
+def _check_transport_flags(http: bool, stdio_only: dict, http_only: dict) -> None:
+    """BadInput naming the flags given that the server's transport does not take."""
+    wrong = [flag for flag, value in (stdio_only if http else http_only).items() if value]
+    if wrong:
+        kind, other = ("stdio", "this one has --url") if http else ("HTTP", "this one is stdio")
+        raise BadInput(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for {kind} "
+                       f"servers only ({other}); leave {'it' if len(wrong) == 1 else 'them'} out")
+
+
+def _seconds(flag: str, value: float) -> float:
+    from agent.config.schema import RANGES
+    ok, wanted = RANGES["positive"]
+    if not ok(value) or value == float("inf"):
+        raise BadInput(f"{flag} must be a number of seconds {wanted}, not {value}")
+    return value
+
+
+def _tool_names(flag: str, names: list[str]) -> list[str]:
+    """The tool names as given, each once; BadInput for an empty one."""
+    if any(not n.strip() for n in names):
+        raise BadInput(f"{flag}: a tool name cannot be empty")
+    return list(dict.fromkeys(n.strip() for n in names))
 
 
 def _pairs(flag: str, items: list[str]) -> dict[str, str]:
