@@ -25,7 +25,7 @@ SUBCOMMANDS = {   # name -> the line `ama --help` shows for it
     "review": "review, hunk by hunk, the changes a session left pending",
     "sessions": "list, show and remove sessions (logs and scratch workspaces)",
     "config": "show the merged configuration and where each value comes from",
-    "mcp": "list, show, add and remove MCP servers (tools from other programs)",
+    "mcp": "MCP servers: list, add, remove, approve their tools; serve ama as one",
     "init": "have the model write a first AGENTS.md for this repository",
     "sandbox": "build the sandbox image; say which backend a run uses and why",
     "serve": "serve a local checkpoint over an OpenAI-compatible API",
