@@ -94,7 +94,8 @@ def open_session(cwd: str | os.PathLike[str] | None = None, *, model: str | None
 
 
 class Session:
-    """An open session: a scratch copy of your repository, a sandbox over it, a model.
+    """An open session (`open_session` makes one): a scratch copy of your repository, a
+    sandbox over it, a model.
 
     One task runs at a time. Its changes wait in the scratch copy until you `apply`
     them (or `discard` them); `close` (or leaving the `with` block) stops the sandbox
@@ -175,8 +176,6 @@ class Session:
                 finished = finished or isinstance(item, Finished)
                 yield item
         finally:
-            if not finished:
-                self._stop_asking()
             await asyncio.to_thread(self._stop, worker, finished)
 
     def interrupt(self) -> None:

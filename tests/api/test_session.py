@@ -22,6 +22,7 @@ from agent.core import events as core_events
 from agent.core.errors import BadInput
 from agent.schemas import load_schema
 from agent.session.settle import Flags
+from tests.ama_cli import isolated_env, run_ama
 
 EDIT = {"text": "Fixing.", "tool_calls": [{"name": "edit_file", "arguments": {
     "path": "calc.py", "old_string": "a - b", "new_string": "a + b"}}]}
@@ -228,6 +229,8 @@ def test_close_keeps_the_scratch_copy_while_changes_are_pending(repo, script, ho
         applied.discard()
     assert (workspaces_dir() / pending.id).is_dir()
     assert not (workspaces_dir() / applied.id).exists()
+    review = run_ama(("review", "--show", "--cwd", str(repo)), isolated_env(home))
+    assert review.code == 0 and pending.id in review.stdout and "+    return a + b" in review.stdout
 
 
 def test_a_model_of_unknown_price_is_said_to_cost_an_unknown_amount(repo, home, monkeypatch):
@@ -240,3 +243,13 @@ def test_a_model_of_unknown_price_is_said_to_cost_an_unknown_amount(repo, home, 
         session.set_model("gemini:gemini-10")
         assert session.model == "gemini:gemini-10"
         assert any("no price is known for gemini:gemini-10" in n.message for n in session.notices)
+
+
+def test_resume_and_continue_take_up_an_earlier_session(repo, script, home):
+    with open_session(repo, model=script(EDIT, DONE), sandbox="local") as first:
+        first.run("fix add")
+    for how in ({"resume": first.id}, {"continue_": True}):
+        with open_session(repo, model=script(DONE), sandbox="local", **how) as again:
+            assert again.id == first.id
+            assert any(f"resumed session {first.id}" in n.message for n in again.notices)
+            assert again.changes().paths == ("calc.py",)   # its workspace, as it was left
