@@ -3,6 +3,9 @@
     anthropic:claude-sonnet-4-5
     openai:gpt-5.2
     openai-compat:MODEL@http://127.0.0.1:8000/v1
+    gemini:gemini-2.5-pro  deepseek:deepseek-chat  openrouter:VENDOR/MODEL  ollama:qwen3:8b
+                                   (presets: OpenAI-compatible endpoints with their defaults,
+                                    agent/models/presets.json)
     local:/path/to/checkpoint
     script:path/to/session.jsonl   (several attempts: script:a.jsonl,b.jsonl)
 """
@@ -22,6 +25,9 @@ PROVIDERS: dict[str, str] = {
     "openai-compat": "agent.models.openai_compat:create",
     "local": "agent.models.local:create",
 }
+# The provider presets (agent/models/presets.py; their data in presets.json).
+PRESETS = ("gemini", "deepseek", "openrouter", "ollama")
+PROVIDERS.update({name: f"agent.models.presets:{name}" for name in PRESETS})
 
 
 def split_spec(spec: str) -> tuple[str, str]:

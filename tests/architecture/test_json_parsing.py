@@ -21,6 +21,7 @@ TRUSTED = {
     "agent/config/trust.py": "the trust store in AMA_HOME: written by ama; a damaged one trusts nothing",
     "agent/schemas/__init__.py": "the result schema shipped in the package",
     "agent/models/pricing.py": "prices.json shipped in the package",
+    "agent/models/presets.py": "presets.json shipped in the package",
     "tools/repomap/languages.py": "common_names.json shipped in the package",
 }
 _PARSERS = {"loads", "load", "JSONDecoder", "raw_decode"}
