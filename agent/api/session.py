@@ -108,8 +108,6 @@ class Session:
         self._busy = threading.Lock()
         self._closed = False
         self._last_answer = ""
-        if core.options.limits.max_cost_usd is None:   # with --max-cost open_session says it
-            self._note_unknown_price()
 
     # ---- what it is ---------------------------------------------------------------------
 

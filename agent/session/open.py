@@ -63,9 +63,10 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
     for notice in options.notices:   # e.g. an untrusted project config
         sink(ev.Notice("warning", notice))
     model = resolve_model(options.model, {"cwd": str(options.cwd), **options.model_options})
-    if options.limits.max_cost_usd is not None and getattr(model, "price", False) is None:
-        sink(ev.Notice("warning", f"no price is known for {options.model}, so --max-cost cannot "
-                                  f"stop this run; add its prices under [prices] in your config"))
+    if getattr(model, "price", False) is None:   # a provider that prices, not this model
+        from agent.models.pricing import unknown_price_note
+        name = str(getattr(model, "model", options.model.split(":", 1)[-1]))
+        sink(ev.Notice("warning", unknown_price_note(options.model, name)))
     permissions = Permissions.from_lists(allow=options.allow, deny=options.deny, ask=options.ask,
                                          mode=options.permission_mode, network=options.network,
                                          granted=options.granted)
