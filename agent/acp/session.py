@@ -78,7 +78,7 @@ class AcpSession:
             self.cancel.clear()
             self._turns += 1
             ws = self.session.workspace
-            self._updates = TurnUpdates(self.link.update, ws.tree, ws.user_root)
+            self._updates = TurnUpdates(self.link.update, ws.tree, ws.user_root, self._turns)
             plan = self.mode is Mode.PLAN
             try:
                 result = run_turn(self.session, message,

@@ -6,6 +6,7 @@
                                    says why), and for an edit the diff of each file it
                                    changed (ACP diff content)
     todo_write's result            plan
+    Verification{Started,Finished} a tool call of kind execute (`verify: CMD`)
     Notice (warning) / ErrorEvent  agent_thought_chunk / agent_message_chunk
 
 An edit's diff comes from the scratch copy: the files a call names are read when it is
@@ -61,11 +62,13 @@ def tool_title(name: str, arguments: Mapping[str, Any]) -> str:
 
 class TurnUpdates:
     """An EventSink for one turn: each event as the session updates it makes, handed
-    to `send`. `tree`: the scratch copy; `user_root`: the user's tree."""
+    to `send`. `tree`: the scratch copy; `user_root`: the user's tree; `turn`: the
+    turn's number in the session (for ids of calls that are not the model's)."""
 
-    def __init__(self, send: Callable[[Any], None], tree: Path, user_root: Path):
-        self.send, self.tree, self.user_root = send, tree, user_root
+    def __init__(self, send: Callable[[Any], None], tree: Path, user_root: Path, turn: int = 0):
+        self.send, self.tree, self.user_root, self.turn = send, tree, user_root, turn
         self._before: dict[str, dict[str, str | None]] = {}   # call id -> path -> text
+        self._verify = ""                                      # the running check's call id
 
     def __call__(self, e: ev.Event) -> None:
         if isinstance(e, ev.TextDelta):
@@ -76,6 +79,17 @@ class TurnUpdates:
             self._proposed(e)
         elif isinstance(e, ev.ToolFinished):
             self._finished(e)
+        elif isinstance(e, ev.VerificationStarted):
+            self._verify = f"verify-{self.turn}-{e.attempt}"
+            self.send(start_tool_call(self._verify, f"verify: {e.command}"[:TITLE_LIMIT],
+                                      kind="execute", status="in_progress",
+                                      raw_input={"command": e.command}))
+        elif isinstance(e, ev.VerificationFinished) and self._verify:
+            self.send(update_tool_call(
+                self._verify, status="completed" if e.passed else "failed",
+                content=[tool_content(text_block(_capped(e.output_tail) or
+                                                 f"exit code {e.exit_code}"))],
+                raw_output={"passed": e.passed, "exit_code": e.exit_code}))
         elif isinstance(e, ev.Notice) and e.level == "warning":
             self.send(update_agent_thought_text(f"\n{e.message}\n"))
         elif isinstance(e, ev.ErrorEvent) and e.subtype in SHOWN_ERRORS:

@@ -227,7 +227,7 @@ def test_a_loaded_session_replays_its_history_and_goes_on(tmp_path, home):
     assert users == ["remember the plums", "what was it?"]   # one session, both turns
 
 
-def test_an_mcp_server_passed_in_session_new_is_used(tmp_path, home):
+def test_an_mcp_server_passed_in_session_new_is_used_and_verify_shows(tmp_path, home):
     repo = calc_repo(tmp_path / "repo")
     model = write_script(tmp_path, (
         {"text": "", "tool_calls": [{"name": "mcp__demo__echo",
@@ -238,7 +238,8 @@ def test_an_mcp_server_passed_in_session_new_is_used(tmp_path, home):
     editor = Editor()
 
     async def go():
-        async with ama_acp(editor, home, "--model", model) as (conn, _):
+        async with ama_acp(editor, home, "--model", model,
+                           "--config", "verify=grep -q def calc.py") as (conn, _):
             session = (await conn.new_session(cwd=str(repo), mcp_servers=[server])).session_id
             return (await conn.prompt(session_id=session, prompt=[text_block("echo")])).stop_reason
     assert run(go()) == "end_turn"
@@ -246,6 +247,9 @@ def test_an_mcp_server_passed_in_session_new_is_used(tmp_path, home):
     assert (call.title, call.kind) == ("mcp__demo__echo", "other")
     done = editor.finished(call.tool_call_id)
     assert done.status == "completed" and done.content[0].content.text == "hi hi"
+    check = editor.of("tool_call")[-1]      # the --verify command, once the model was done
+    assert (check.title, check.kind) == ("verify: grep -q def calc.py", "execute")
+    assert editor.finished(check.tool_call_id).status == "completed"
 
 
 def test_bad_requests_get_json_rpc_errors_and_the_agent_stays_up(tmp_path, home):
