@@ -114,7 +114,7 @@ class AmaAgent:
         finally:
             session.busy = False
         await session.link.outbox.drain()
-        reason = stop_reason(result)
+        reason = stop_reason(result, cancelled=session.cancel.is_set())
         if reason is None:   # a provider, sandbox or tool failure: the turn failed
             raise RequestError(-32603, result.result, {"subtype": result.subtype})
         return PromptResponse(stop_reason=reason)

@@ -171,8 +171,12 @@ class AcpSession:
                 self.log.close()
 
 
-def stop_reason(result: RunResult) -> str | None:
+def stop_reason(result: RunResult, cancelled: bool = False) -> str | None:
+    """The prompt's stop reason; `cancelled`: the editor cancelled the turn (perhaps
+    only during its review, after the run itself had ended)."""
     from agent.core.hooks import HookBlocked
+    if cancelled:
+        return "cancelled"
     if isinstance(result.error, HookBlocked):
         return "refusal"
     return STOP_REASONS.get(result.subtype)

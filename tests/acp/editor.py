@@ -18,8 +18,10 @@ from acp.schema import (AllowedOutcome, ClientCapabilities, DeniedOutcome,
 from tests.ama_cli import isolated_env
 
 ROOT = Path(__file__).resolve().parents[2]
-# (the tool call asked about, the option ids offered) -> the option id chosen, None: cancel
+# (the tool call asked about, the option ids offered) -> the option id chosen, None: cancel,
+# HOLD: answer nothing until `release` is set (then: cancelled)
 Policy = Callable[[Any, list[str]], "str | None"]
+HOLD = "hold"
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Editor:
     updates: list[Any] = field(default_factory=list)       # every session/update, in order
     asked: list[Any] = field(default_factory=list)         # the tool calls permission was asked for
     writes: list[str] = field(default_factory=list)        # paths written for the agent
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def session_update(self, session_id: str, update: Any, **_: Any) -> None:
         self.updates.append(update)
@@ -37,6 +40,9 @@ class Editor:
                                  **_: Any) -> RequestPermissionResponse:
         self.asked.append(tool_call)
         choice = self.policy(tool_call, [o.option_id for o in options])
+        if choice == HOLD:
+            await self.release.wait()
+            choice = None
         outcome = DeniedOutcome(outcome="cancelled") if choice is None else \
             AllowedOutcome(outcome="selected", option_id=choice)
         return RequestPermissionResponse(outcome=outcome)
@@ -59,10 +65,11 @@ class Editor:
         return [u for u in self.of("tool_call_update") if u.tool_call_id == call_id][-1]
 
     async def wait_for(self, kind: str, timeout: float = 20) -> None:
+        """Until an update of `kind` (or, for "permission", a permission request) came."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while not self.of(kind):
+        while not (self.asked if kind == "permission" else self.of(kind)):
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"no {kind} update within {timeout}s")
+                raise AssertionError(f"no {kind} within {timeout}s")
             await asyncio.sleep(0.02)
 
 

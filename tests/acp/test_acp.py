@@ -4,6 +4,7 @@ review in the editor, cancel, modes and models, session/load, MCP servers from
 session/new, and JSON-RPC errors for bad requests."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from acp import (RequestError, embedded_text_resource, image_block, resource_blo
                  resource_link_block, text_block)
 from acp.schema import McpServerStdio  # noqa: E402
 
-from tests.acp.editor import ROOT, Editor, ama_acp, run  # noqa: E402
+from tests.acp.editor import HOLD, ROOT, Editor, ama_acp, run  # noqa: E402
 from tests.ama_cli import calc_repo, isolated_env, write_script  # noqa: E402
 
 
@@ -107,7 +108,7 @@ def test_a_turn_streams_its_work_and_the_review_applies_what_was_accepted(tmp_pa
     assert editor.finished(later[0].tool_call_id).status == "failed"
 
 
-def test_cancel_stops_the_turn_and_a_cancelled_review_leaves_the_files_pending(tmp_path, home):
+def test_cancel_stops_a_turn_and_a_review_whose_files_then_stay_pending(tmp_path, home):
     repo = calc_repo(tmp_path / "repo")
     model = write_script(tmp_path, (
         {"text": " ".join(["word"] * 200), "delay": 0.05},
@@ -116,26 +117,27 @@ def test_cancel_stops_the_turn_and_a_cancelled_review_leaves_the_files_pending(t
             {"name": "write_file", "arguments": {"path": "b.txt", "content": "b\n"}}]},
         {"text": "done"},
         {"text": "nothing more"}))
-    answers = iter([None, "accept_all"])   # the first review is cancelled in the editor
+    answers = iter([HOLD, "accept_all"])    # the first review request is never answered
     editor = Editor(lambda call, options: next(answers))
 
     async def go():
-        import asyncio
         async with ama_acp(editor, home, "--model", model) as (conn, _):
             session = (await conn.new_session(cwd=str(repo), mcp_servers=[])).session_id
-            turn = asyncio.ensure_future(conn.prompt(session_id=session,
-                                                     prompt=[text_block("talk")]))
-            await editor.wait_for("agent_message_chunk")
-            await conn.cancel(session_id=session)
-            cancelled = (await turn).stop_reason
-            written = await conn.prompt(session_id=session, prompt=[text_block("write")])
+            reasons = []
+            for text, wait in (("talk", "agent_message_chunk"), ("write", "permission")):
+                turn = asyncio.ensure_future(conn.prompt(session_id=session,
+                                                         prompt=[text_block(text)]))
+                await editor.wait_for(wait)
+                await conn.cancel(session_id=session)
+                reasons.append((await turn).stop_reason)
             pending = (repo / "a.txt").exists(), (repo / "b.txt").exists()
-            offered_again = await conn.prompt(session_id=session, prompt=[text_block("and?")])
-            return cancelled, written.stop_reason, pending, offered_again.stop_reason
-    assert run(go()) == ("cancelled", "end_turn", (False, False), "end_turn")
+            editor.release.set()                 # the late answer changes nothing
+            again = await conn.prompt(session_id=session, prompt=[text_block("and?")])
+            return reasons, pending, again.stop_reason
+    assert run(go()) == (["cancelled", "cancelled"], (False, False), "end_turn")
     assert editor.text().count("word") < 100    # stopped well before the end
     assert "still here" in editor.text()
-    assert [c.title for c in editor.asked] == [      # cancelled, then "accept all"
+    assert [c.title for c in editor.asked] == [      # held and cancelled, then "accept all"
         "Apply to your tree: a.txt (new file)", "Apply to your tree: a.txt (new file)"]
     assert (repo / "a.txt").read_text() == "a\n" and (repo / "b.txt").read_text() == "b\n"
     started = {u.tool_call_id for u in editor.of("tool_call")}
