@@ -50,6 +50,8 @@ class Outbox:
     def ask(self, send: Send, cancel: threading.Event | None = None) -> Any:
         """Queue `send()` and wait for its answer (from a worker thread). None when
         `cancel` is set meanwhile; ChannelClosed when the connection closes."""
+        if cancel is not None and cancel.is_set():
+            return None   # a cancelled turn asks nothing more
         abandon = asyncio.Event() if cancel is not None else None
         done = self._put(send, abandon)
         while True:
@@ -57,7 +59,10 @@ class Outbox:
                 return done.result(timeout=POLL)
             except concurrent.futures.TimeoutError:
                 if cancel is not None and cancel.is_set():
-                    self._loop.call_soon_threadsafe(abandon.set)
+                    try:
+                        self._loop.call_soon_threadsafe(abandon.set)
+                    except RuntimeError:   # the loop is gone: nothing waits there either
+                        pass
                     return None
 
     async def drain(self) -> None:

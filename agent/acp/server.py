@@ -109,6 +109,7 @@ class AmaAgent:
             raise RequestError.invalid_request({"message": "a prompt is already running in "
                                                            "this session; cancel it first"})
         session.busy = True
+        session.begin()
         try:
             result = await asyncio.to_thread(session.turn, message)
         finally:

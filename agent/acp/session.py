@@ -71,11 +71,16 @@ class AcpSession:
 
     # ---- a turn ------------------------------------------------------------------------
 
+    def begin(self) -> None:
+        """A prompt arrived: a cancel from now on is this turn's. (Called on the loop,
+        before `turn` starts in its thread, so that a cancel sent right after the prompt
+        is not lost.)"""
+        self.cancel.clear()
+
     def turn(self, message: str) -> RunResult:
         """Run one prompt; then review (or apply) what it changed, unless it was cancelled."""
         from prompts import render
         with self._lock:
-            self.cancel.clear()
             self._turns += 1
             ws = self.session.workspace
             self._updates = TurnUpdates(self.link.update, ws.tree, ws.user_root, self._turns)
@@ -165,6 +170,10 @@ class AcpSession:
                 pending = not self.session.workspace.change_set().empty
             except Exception:   # an unreadable workspace: keep it, so nothing is lost
                 pending = True
+            if pending:
+                log.warning("%s: changes are still pending; `ama review` in %s (or "
+                            "session/load of this session) reopens them", self.id,
+                            self.session.workspace.user_root)
             try:
                 self.session.close(keep_workspace=pending)
             finally:
