@@ -54,6 +54,7 @@ class AcpSession:
         self.models = [options.model]     # offered in the model selector
         self._turns = 0
         self._updates: TurnUpdates | None = None
+        self._held: list[str] = []        # warnings from outside a turn, for the next one
         self._lock = threading.Lock()     # held while a turn runs
         self.log = SessionLog(link.session_id)
         try:
@@ -84,6 +85,9 @@ class AcpSession:
             self._turns += 1
             ws = self.session.workspace
             self._updates = TurnUpdates(self.link.update, ws.tree, ws.user_root, self._turns)
+            for warning in self._held:   # e.g. the sandbox's, from when the session opened
+                self.link.update(update_agent_thought_text(f"{warning}\n"))
+            self._held.clear()
             plan = self.mode is Mode.PLAN
             try:
                 result = run_turn(self.session, message,
@@ -110,9 +114,11 @@ class AcpSession:
     def _event(self, e: ev.Event) -> None:
         if self._updates is not None:
             self._updates(e)
-        elif isinstance(e, ev.Notice):   # outside a turn (opening): for the editor's log
+        elif isinstance(e, ev.Notice):   # outside a turn (opening): the editor's log
             log.log(logging.WARNING if e.level == "warning" else logging.INFO, "%s: %s",
                     self.link.session_id, e.message)
+            if e.level == "warning":     # and the thread, with the next turn
+                self._held.append(e.message)
 
     def _approve(self, call: ToolCall, reason: str) -> bool:
         """An "ask" rule fired: the editor's permission request answers it."""

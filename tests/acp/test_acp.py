@@ -72,8 +72,10 @@ def test_a_turn_streams_its_work_and_the_review_applies_what_was_accepted(tmp_pa
     first, second, seen = run(go())
 
     assert (first, second) == ("end_turn", "end_turn")
-    assert editor.text("agent_thought_chunk") == \
-        "add looks wrong\n(always allowed in this repository: shell(echo*))\n"
+    # the warning from when the session opened comes first, with the first turn
+    assert editor.text("agent_thought_chunk") == (
+        "sandbox 'local': commands run on this machine without isolation (in the scratch "
+        "copy)\nadd looks wrong\n(always allowed in this repository: shell(echo*))\n")
     assert editor.text().startswith("Looking. Fixing.Fixed add.\n\nApplied to your tree: calc.py.")
     starts = {u.tool_call_id: u for u in editor.of("tool_call")}
     kinds = {u.title.split()[0]: u.kind for u in starts.values()
