@@ -30,6 +30,7 @@ SUBCOMMANDS = {   # name -> the line `ama --help` shows for it
     "sandbox": "build the sandbox image; say which backend a run uses and why",
     "serve": "serve a local checkpoint over an OpenAI-compatible API",
     "schema": "print a JSON Schema shipped with ama (the result object)",
+    "acp": "serve the Agent Client Protocol on stdio, for editors (Zed, JetBrains, Neovim)",
 }
 EPILOG = "\b\nCommands (ama COMMAND --help):\n" + "\n".join(
     f"  {name:<10}{line}" for name, line in SUBCOMMANDS.items())
@@ -44,11 +45,13 @@ app.add_typer(sandbox_app, name="sandbox")
 from agent.cli.config_cmd import config_app  # noqa: E402  (light: typer only)
 from agent.cli.mcp_cmd import mcp_app  # noqa: E402
 from agent.cli.sessions_cmd import init_command, sessions_app  # noqa: E402
+from agent.cli.acp_cmd import ACP_HELP, acp_command  # noqa: E402
 app.add_typer(config_app, name="config")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(sessions_app, name="sessions")
 app.command("init", help="Look at the repository and write a first AGENTS.md (asks the "
                          "model; the file is yours to edit).")(init_command)
+app.command("acp", help=ACP_HELP)(acp_command)
 
 
 _MODEL = typer.Option(None, "--model", "-m", help="PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5, "

@@ -2,7 +2,7 @@
 
 Every import counts: at module level, inside functions, and under `if TYPE_CHECKING:`.
     - no import cycles among the modules of agent/, tools/ and local_model/
-    - agent/ imports one way: front ends (cli → repl, headless; api) → session →
+    - agent/ imports one way: front ends (cli → repl, headless, acp; api) → session →
       config / models / ui → core; everything may use tools/ and prompts/
     - tools/ never imports agent/; local_model/ imports nothing of ours;
       agent/ reaches local_model/ only through agent/models/local.py
@@ -29,8 +29,9 @@ ALLOWED = {
     "headless": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless"},
     "repl": {"core", "models", "config", "extensions", "session", "ui", "repl"},
     "api": {"core", "models", "config", "session", "api"},   # the Python API: a front end
+    "acp": {"core", "models", "config", "extensions", "session", "ui", "schemas", "acp"},
     "cli": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless",
-            "repl", "cli"},
+            "repl", "acp", "cli"},
     "__main__": {"cli"},
 }
 
