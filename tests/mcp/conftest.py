@@ -27,11 +27,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def http_url():
-    """The demo server on streamable HTTP (uvicorn on 127.0.0.1, a free port), stopped after."""
+def http_server(script: str):
+    """`script` on streamable HTTP (uvicorn on 127.0.0.1, a free port): yields its URL,
+    stops it after. For fixtures."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(SERVERS / "demo.py"), "http", str(port)],
+    proc = subprocess.Popen([sys.executable, str(SERVERS / script), "http", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while True:
@@ -41,11 +41,17 @@ def http_url():
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                pytest.fail("the HTTP demo server did not start")
+                pytest.fail(f"the HTTP server {script} did not start")
             time.sleep(0.05)
     yield f"http://127.0.0.1:{port}/mcp"
     proc.kill()
     proc.wait(5)
+
+
+@pytest.fixture
+def http_url():
+    """The demo server on streamable HTTP."""
+    yield from http_server("demo.py")
 
 
 @pytest.fixture(params=["stdio", "http"])

@@ -2,9 +2,6 @@
 streamable HTTP: lists (pages followed), reads, prompts with arguments, and failures."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,28 +11,13 @@ from tools.mcp.hub import McpHub
 from tools.mcp.resources import McpRequestError, PromptArg, PromptInfo, prompt_arguments
 from tools.mcp.spec import ServerSpec
 
-from .conftest import SERVERS, free_port, stdio_spec
+from .conftest import http_server, stdio_spec
 
 
 @pytest.fixture(scope="module")
 def library_url():
-    """library.py on streamable HTTP (127.0.0.1, a free port), for this module's tests."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(SERVERS / "library.py"), "http", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("the HTTP library server did not start")
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/mcp"
-    proc.kill()
-    proc.wait(5)
+    """library.py on streamable HTTP, for this module's tests."""
+    yield from http_server("library.py")
 
 
 @pytest.fixture(params=["stdio", "http"])
