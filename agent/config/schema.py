@@ -142,6 +142,11 @@ KEYS: tuple[Key, ...] = (
           env=False, fields=HOOK_FIELDS) for event in HOOK_EVENTS),
     Key("hooks.max_stop_returns", "int", 3, "how often Stop hooks may send the model back "
         "in one run", check="non-negative"),
+    # --- subagents: the `task` tool (agent/session/subagent.py)
+    Key("subagents.model", "str", None, "PROVIDER:MODEL of the built-in `explore` subagent "
+        "(default: the session's model)"),
+    Key("subagents.max_depth", "int", 1, "how deep subagents nest: 1, a subagent cannot start "
+        "another; 0, no `task` tool", check="non-negative"),
 )
 
 # Provider options the config passes through to the model unchanged (agent/models/retry.py).

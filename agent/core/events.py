@@ -1,10 +1,13 @@
 """The events the core emits. The loop never prints: renderers, the JSON outputs,
 the session log and the tests all consume this stream.
 
-Every event is a frozen dataclass with a `type` tag and `to_dict()` (JSON-safe).
+Every event is a frozen dataclass with a `type` tag and `to_dict()` (JSON-safe). An
+event a subagent emitted carries `parent_call_id`: the id of the `task` call that runs it
+(set by the parent as the event passes through: agent/core/subagent.py).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -12,9 +15,18 @@ from typing import Any, Callable, ClassVar, Mapping
 @dataclass(frozen=True)
 class Event:
     type: ClassVar[str] = "event"
+    parent_call_id: str = field(default="", kw_only=True)   # "": the top-level agent's
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        """`type`, then `parent_call_id` only when set, then the event's own fields."""
+        fields = asdict(self)
+        parent = fields.pop("parent_call_id")
+        return {"type": self.type, **({"parent_call_id": parent} if parent else {}), **fields}
+
+    def nested_in(self, call_id: str) -> "Event":
+        """This event as one of the subagent that `call_id` runs; an event already tagged
+        (a deeper subagent's) keeps its own parent."""
+        return self if self.parent_call_id else dataclasses.replace(self, parent_call_id=call_id)
 
 
 @dataclass(frozen=True)
@@ -203,6 +215,14 @@ class InternalError(Event):
 
 
 EventSink = Callable[[Event], None]
+
+
+def top_level(sink: EventSink) -> EventSink:
+    """`sink`, handed only the top-level agent's events (not its subagents')."""
+    def emit(event: Event) -> None:
+        if not event.parent_call_id:
+            sink(event)
+    return emit
 
 
 def fan_out(*sinks: EventSink) -> EventSink:

@@ -7,14 +7,21 @@ call's result; any other exception from a tool ends the run with a clear error.
 Every tool call is checked in one place, `_prepare`: PreToolUse hooks, then the
 permission rules (a hook's allow answers what would be asked, but deny rules, plan mode
 and ask rules still stand). A child agent made with `spawn` shares the parent's
-permissions, hooks and approver, so its calls pass the same checks.
+permissions, hooks and approver, so its calls pass the same checks; its turns, cost
+and time come out of the parent's limits, and `absorb` counts them as the parent's.
+
+The calls of one turn run in order, except that consecutive calls of a tool that may run
+side by side (the `task` tool's read-only subagents: an `AgentTool` with `concurrent`)
+run at once, their results kept in call order.
 """
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import ValidationError
 
@@ -23,9 +30,10 @@ from agent.core.errors import (AmaError, Interrupted, LimitReached, RuntimeFailu
                           VerificationFailed)
 from agent.core.hooks import HookBlocked, HookRunner, Verdict
 from agent.core.permissions import Permissions, Rule
+from agent.core.subagent import AgentTool
 from agent.core.types import (Done, Message, Model, ModelSettings, TextDelta, ThinkingDelta,
                          ToolCall, ToolCallDone, Usage)
-from tools.base import Tool, ToolContext, ToolError, tool_spec
+from tools.base import Tool, ToolContext, ToolError, ToolResult, tool_spec
 
 if TYPE_CHECKING:
     from agent.core.compaction import Compactor
@@ -43,7 +51,8 @@ class Limits:
 
 @dataclass
 class Outcome:
-    """How a run ended. `subtype` is the result object's subtype."""
+    """How a run ended. `subtype` is the result object's subtype; `num_turns` counts its
+    subagents' model turns too."""
     subtype: str
     result: str
     num_turns: int
@@ -52,6 +61,17 @@ class Outcome:
     @property
     def is_error(self) -> bool:
         return self.subtype != "success"
+
+
+@dataclass
+class _Admitted:
+    """A call past `_prepare` (as hooks rewrote it), or refused: `tool` None, `refusal` why."""
+    call: ToolCall
+    started: float
+    tool: Tool | None = None
+    args: Any = None
+    mutating: bool = False
+    refusal: str = ""
 
 
 @dataclass
@@ -81,16 +101,40 @@ class Agent:
         self._specs = [tool_spec(t) for t in self.tools]
         self._context: list[tuple[str, str]] = []   # (event, text) hooks added for the next message
         self._stop_returns = 0                     # times Stop hooks sent the model back this run
+        self.turns = 0                             # this agent's model turns this run
+        self.child_turns = 0                       # its subagents' model turns this run
+        self.started = time.monotonic()            # when this run started
+        self._lock = threading.Lock()              # children finishing side by side (`absorb`)
 
     def spawn(self, *, model: Model, tools: list[Tool], system_prompt: str, emit: ev.EventSink,
               limits: Limits | None = None) -> "Agent":
         """A child agent (a subagent) on the same workspace, sandbox and cancel event, with
         a fresh conversation. It shares this agent's permissions, approver and hooks: every
-        call it makes goes through the same `_prepare`."""
+        call it makes goes through the same `_prepare`. Its limits default to what is left
+        of this run's (`remaining_limits`); `absorb` it when it is done."""
         return Agent(model=model, tools=tools, ctx=self.ctx, emit=emit, system_prompt=system_prompt,
-                     settings=self.settings, limits=limits or self.limits,
+                     settings=self.settings, limits=limits or self.remaining_limits(),
                      permissions=self.permissions, approve=self.approve,
                      on_mutation=self.on_mutation, hooks=self.hooks, is_subagent=True)
+
+    def remaining_limits(self) -> Limits:
+        """What is left now of this run's turns, seconds and cost: a child's budget."""
+        lim = self.limits
+        with self._lock:
+            turns, cost = self.turns + self.child_turns, self.usage.cost_usd
+        return Limits(
+            max_turns=None if lim.max_turns is None else lim.max_turns - turns,
+            max_seconds=None if lim.max_seconds is None else
+            lim.max_seconds - (time.monotonic() - self.started),
+            max_cost_usd=None if lim.max_cost_usd is None else lim.max_cost_usd - cost)
+
+    def absorb(self, child: "Agent") -> None:
+        """A finished child's turns, usage and denials count as this agent's: toward its
+        limits, and in the run's result. Safe from the threads of side-by-side children."""
+        with self._lock:
+            self.child_turns += child.turns + child.child_turns
+            self.usage = self.usage + child.usage
+            self.denials += child.denials
 
     def hook(self, event: str, target: str | None = None, call_id: str = "",
              interruptible: bool = True, **fields) -> Verdict:
@@ -109,34 +153,30 @@ class Agent:
     # ---- run: the whole loop ------------------------------------------------------
 
     def run(self, instruction: str) -> Outcome:
-        started, turns = time.monotonic(), 0
+        self.started, self.turns, self.child_turns = time.monotonic(), 0, 0
         self._stop_returns = 0
         try:
             self._submit(instruction)
             while True:
-                self._check_limits(turns, started)
-                turns += 1
-                self.emit(ev.TurnStarted(turns))
+                self._check_limits()
+                self.turns += 1
+                self.emit(ev.TurnStarted(self.turns))
                 if self.compactor is not None:
                     if self.hooks is not None and self._compaction_due():
                         self.hook("PreCompact", "auto", trigger="auto", custom_instructions="")
                     self.messages[:] = self.compactor.maybe_compact(self.messages)
                     self.usage = self.usage + self.compactor.take_spent()
-                reply, stop_reason = self._query(turns)
+                reply, stop_reason = self._query(self.turns)
                 self.messages.append(reply)
-                self.emit(ev.TurnEnded(turns, stop_reason))
+                self.emit(ev.TurnEnded(self.turns, stop_reason))
                 if not reply.tool_calls:
                     if self._done():
-                        return Outcome("success", reply.content, turns)
+                        return Outcome("success", reply.content, self.turns + self.child_turns)
                     continue  # --verify failed or a Stop hook objected: the next message says why
-                for i, call in enumerate(reply.tool_calls):
-                    if self.ctx.cancel.is_set():
-                        self._answer_interrupted(reply.tool_calls[i:])
-                        raise Interrupted("interrupted by the user")
-                    self.messages.append(self._execute(call))
+                self._execute_all(reply.tool_calls)
         except AmaError as e:
             self.emit(ev.ErrorEvent(e.message, e.subtype))
-            return Outcome(e.subtype, e.message, turns, error=e)
+            return Outcome(e.subtype, e.message, self.turns + self.child_turns, error=e)
 
     def _submit(self, instruction: str) -> None:
         """The instruction into the conversation, after UserPromptSubmit hooks (which may
@@ -201,14 +241,14 @@ class Agent:
         c = self.compactor
         return c is not None and c.tokens(self.messages) >= c.threshold * c.context_window
 
-    def _check_limits(self, turns: int, started: float) -> None:
+    def _check_limits(self) -> None:
         lim = self.limits
         if self.ctx.cancel.is_set():
             raise Interrupted("interrupted by the user")
-        if lim.max_turns is not None and turns >= lim.max_turns:
+        if lim.max_turns is not None and self.turns + self.child_turns >= lim.max_turns:
             raise LimitReached(f"reached --max-turns {lim.max_turns} before the model finished; "
                                f"raise it to let the run go on", "error_max_turns")
-        if lim.max_seconds is not None and time.monotonic() - started >= lim.max_seconds:
+        if lim.max_seconds is not None and time.monotonic() - self.started >= lim.max_seconds:
             raise LimitReached(f"reached the time limit of {lim.max_seconds:g}s", "error_max_time")
         if lim.max_cost_usd is not None and self.usage.cost_usd >= lim.max_cost_usd:
             raise LimitReached(f"reached --max-cost ${lim.max_cost_usd:g} "
@@ -259,30 +299,82 @@ class Agent:
         self.emit(ev.AssistantMessage(reply.to_dict()))
         return reply, done.stop_reason
 
-    # ---- execute: one tool call ---------------------------------------------------
+    # ---- execute: the tool calls of one turn ---------------------------------------
+
+    def _execute_all(self, calls: tuple[ToolCall, ...]) -> None:
+        """Each call in order, its result into the conversation; a run of consecutive
+        calls that may go side by side (`AgentTool.concurrent`) runs at once."""
+        i = 0
+        while i < len(calls):
+            if self.ctx.cancel.is_set():
+                self._answer_interrupted(calls[i:])
+                raise Interrupted("interrupted by the user")
+            group = self._side_by_side(calls[i:])
+            if len(group) > 1:
+                self.messages += self._execute_together(group)
+            else:
+                self.messages.append(self._execute(calls[i]))
+            i += len(group)
+
+    def _side_by_side(self, calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+        """The first call, with the calls after it that may run together with it (≥ 1)."""
+        n = 0
+        while n < len(calls) and _concurrent(self._tools.get(calls[n].name)):
+            n += 1
+        return calls[:max(n, 1)]
 
     def _execute(self, call: ToolCall) -> Message:
+        admitted = self._admit(call)
+        return self._conclude(admitted, *self._perform(admitted))
+
+    def _execute_together(self, calls: tuple[ToolCall, ...]) -> list[Message]:
+        """Calls admitted one by one on this thread (hooks, approvals), then the read-only
+        ones run at once, each on a thread of its own; one that may change the workspace
+        runs alone, after them. The results in call order."""
+        admitted = [self._admit(call) for call in calls]
+        side = [a for a in admitted if not a.mutating]
+        with ThreadPoolExecutor(max_workers=len(side) or 1, thread_name_prefix="ama-task") as pool:
+            ran = dict(zip(map(id, side), pool.map(self._perform, side)))
+        ran.update((id(a), self._perform(a)) for a in admitted if a.mutating)
+        return [self._conclude(a, *ran[id(a)]) for a in admitted]
+
+    def _admit(self, call: ToolCall) -> _Admitted:
+        """Propose the call and check it (`_prepare`): admitted, or refused with the reason."""
         self.emit(ev.ToolCallProposed(call.id, call.name, dict(call.arguments)))
         started = time.monotonic()
-        summary, data = "", {}
         try:
             tool, call, args, mutating = self._prepare(call)
-        except ToolError as e:   # refused: it never ran
-            return self._finished(call, e.message, True, "", {}, started)
+        except ToolError as e:   # refused: it will not run
+            return _Admitted(call, started, refusal=e.message)
+        return _Admitted(call, started, tool, args, mutating)
+
+    def _perform(self, a: _Admitted) -> tuple[ToolResult, bool]:
+        """Run an admitted call: (its result, is_error). A ToolError is the model's to read;
+        any other failure ends the run (AmaError, RuntimeFailure)."""
+        if a.tool is None:
+            return ToolResult(a.refusal), True
         try:
             try:
-                result = tool.run(args, self.ctx)
+                if isinstance(a.tool, AgentTool):
+                    return a.tool.run_for(self, a.call, a.args), False
+                return a.tool.run(a.args, self.ctx), False
             finally:  # checkpoint even when the tool failed halfway
-                if mutating and self.on_mutation is not None:
-                    self.on_mutation(call)
-            output, is_error, summary, data = result.output, False, result.summary, dict(result.data)
-            images = result.images
+                if a.mutating and self.on_mutation is not None:
+                    self.on_mutation(a.call)
         except ToolError as e:
-            output, is_error, images = e.message, True, ()
+            return ToolResult(e.message), True
         except AmaError:
             raise
         except Exception as e:  # a bug or a broken sandbox: not the model's to fix
-            raise RuntimeFailure(f"tool {call.name} failed: {type(e).__name__}: {e}") from e
+            raise RuntimeFailure(f"tool {a.call.name} failed: {type(e).__name__}: {e}") from e
+
+    def _conclude(self, a: _Admitted, result: ToolResult, is_error: bool) -> Message:
+        """PostToolUse hooks on a call that ran (what they say goes to the model with the
+        result), then the result as a message."""
+        call, output = a.call, result.output
+        if a.tool is None:   # refused: no PostToolUse
+            return self._finished(call, output, True, "", {}, a.started)
+        summary, data = result.summary, dict(result.data)
         verdict = self.hook("PostToolUse", call.name, call.id, tool_name=call.name,
                             tool_input=dict(call.arguments), tool_use_id=call.id,
                             tool_response={"output": output, "is_error": is_error,
@@ -291,7 +383,7 @@ class Agent:
         if feedback:   # exit 2 and additionalContext: for the model, with the result
             from prompts import render
             output = render("hook_feedback.md", output=output, feedback=feedback).strip()
-        return self._finished(call, output, is_error, summary, data, started, images)
+        return self._finished(call, output, is_error, summary, data, a.started, result.images)
 
     def _finished(self, call: ToolCall, output: str, is_error: bool, summary: str, data: dict,
                   started: float, images: tuple = ()) -> Message:
@@ -350,6 +442,10 @@ class Agent:
         for call in calls:
             self.messages.append(Message("tool", "not run: the user interrupted",
                                          tool_call_id=call.id, name=call.name, is_error=True))
+
+
+def _concurrent(tool: Tool | None) -> bool:
+    return isinstance(tool, AgentTool) and tool.concurrent
 
 
 def _validate(tool: Tool, arguments, what: str):

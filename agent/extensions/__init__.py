@@ -1,2 +1,2 @@
 """What users and repositories add to ama as files: custom slash commands (`commands`),
-skills (`skills`), and the places both are found (`places`)."""
+skills (`skills`), agent definitions (`agents`), and the places they are found (`places`)."""

@@ -2,8 +2,8 @@
 
     model → permissions → [MCP servers start, in a thread] → workspace (new, or the
     resumed one at its last checkpoint) → sandbox over it → the MCP servers' tools →
-    tools → system prompt (memory files, repo map) → compactor → verifier → Agent →
-    the earlier conversation when resuming
+    tools (the `task` tool over the others) → system prompt (memory files, repo map) →
+    compactor → verifier → Agent → the earlier conversation when resuming
 
 Nothing is built half and patched afterwards. What fails before the loop could start
 raises an AmaError (BadInput for the request, SandboxError for the sandbox) and leaves
@@ -32,6 +32,7 @@ from agent.session.log import new_session_id
 from agent.session.memory import memory_for
 from agent.session.options import SessionOptions
 from agent.session.session import Session, context_window
+from agent.session.subagent import task_tool
 from tools.sandbox.errors import SandboxUnavailable
 
 if TYPE_CHECKING:
@@ -93,6 +94,10 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
         if options.skills:
             from tools.skill import SkillTool
             tools.append(SkillTool(list(options.skills)))
+        task, agent_warnings = task_tool(options, tools, sandbox)   # subagents over those tools
+        for warning in agent_warnings:
+            sink(ev.Notice("warning", warning))
+        tools += [task] if task is not None else []
         prompt = render("system.md", workdir=sandbox.workdir, sandbox=sandbox.kind,
                         network=options.network, date=time.strftime("%Y-%m-%d"), subdir=subdir,
                         memory=memory_for(ws.user_root, options.cwd, options.trusted),
@@ -107,7 +112,7 @@ def open_session(options: SessionOptions, sink: ev.EventSink = lambda e: None, *
                            str(ws.user_root), str(ws.tree), options.max_stop_returns)
         agent = Agent(model=model, tools=tools,
                       ctx=ToolContext(root=ws.tree, sandbox=sandbox, cancel=cancel),
-                      emit=ev.fan_out(sink, compactor.observe), system_prompt=prompt,
+                      emit=ev.fan_out(sink, ev.top_level(compactor.observe)), system_prompt=prompt,
                       settings=ModelSettings(), limits=options.limits, permissions=permissions,
                       approve=approve, on_mutation=_checkpointer(ws, sink),
                       verifier=verifier, compactor=compactor, hooks=hooks)

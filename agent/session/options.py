@@ -27,6 +27,7 @@ from agent.core.permissions import MODES as PERMISSION_MODES, Rule
 
 if TYPE_CHECKING:
     from agent.config.load import Config
+    from agent.extensions.agents import AgentDefinition
     from agent.extensions.commands import CustomCommand
     from tools.mcp.spec import ServerSpec
     from tools.skill import Skill
@@ -92,6 +93,9 @@ class SessionOptions:
     skills:          the skills the model may load (agent/extensions/skills.py)
     hooks:           the hooks to run, in order (agent/config/hooks.py builds them)
     max_stop_returns: how often Stop hooks may send the model back in one run
+    agents:          agent definitions the `task` tool can start (agent/extensions/agents.py)
+    subagent_model:  PROVIDER:MODEL of the built-in `explore` subagent (None: the session's)
+    subagent_max_depth: how deep subagents nest (1: a subagent starts none; 0: no `task`)
     """
     model: str
     cwd: Path
@@ -122,6 +126,9 @@ class SessionOptions:
     skills: tuple["Skill", ...] = ()
     hooks: tuple[HookSpec, ...] = ()
     max_stop_returns: int = 3
+    agents: tuple["AgentDefinition", ...] = ()
+    subagent_model: str | None = None
+    subagent_max_depth: int = 1
 
     def __post_init__(self) -> None:
         from tools.sandbox.select import KINDS
@@ -139,7 +146,8 @@ class SessionOptions:
                      (self.repo_map_tokens, "repo_map.max_tokens", "non-negative"),
                      (self.compaction_threshold, "compaction.threshold", "fraction"),
                      (self.compaction_keep_turns, "compaction.keep_turns", "non-negative"),
-                     (self.max_stop_returns, "hooks.max_stop_returns", "non-negative"))
+                     (self.max_stop_returns, "hooks.max_stop_returns", "non-negative"),
+                     (self.subagent_max_depth, "subagents.max_depth", "non-negative"))
         if not all(isinstance(h, HookSpec) for h in self.hooks):
             raise BadInput("SessionOptions.hooks takes HookSpec values (agent/core/hooks.py)")
         for rule in (*self.allow, *self.ask, *self.deny, *self.granted):

@@ -67,6 +67,7 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
     from agent.config.load import load_config, model_options
     from agent.config.mcp import UNTRUSTED_TASK, McpPlan, server_specs
     from agent.config.trust import ask_trust, check_trust, grant_trust, project_root, saved_rules
+    from agent.extensions.agents import find_agents
     from agent.extensions.commands import find_commands
     from agent.extensions.skills import find_skills
 
@@ -88,7 +89,8 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
     mcp = server_specs(cfg)
     commands, command_warnings = find_commands(root, check.trusted)
     skills, skill_warnings = find_skills(root, check.trusted)
-    cfg.notices.extend([*command_warnings, *skill_warnings])
+    agents, agent_warnings = find_agents(root, check.trusted)
+    cfg.notices.extend([*command_warnings, *skill_warnings, *agent_warnings])
     if flags.untrusted and mcp.start:   # a task from a stranger drives no host-side servers
         mcp = McpPlan((), (*mcp.refused, *((s, UNTRUSTED_TASK) for s in mcp.start)))
     options = SessionOptions(
@@ -107,7 +109,9 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
         compaction_keep_turns=int(cfg.get("compaction.keep_turns")),
         context_window=cfg.get("context_window"), config=cfg, notices=tuple(cfg.notices),
         mcp_servers=mcp.start, mcp_refused=mcp.refused, commands=commands, skills=tuple(skills),
-        hooks=hook_specs(cfg, root), max_stop_returns=int(cfg.get("hooks.max_stop_returns")))
+        hooks=hook_specs(cfg, root), max_stop_returns=int(cfg.get("hooks.max_stop_returns")),
+        agents=tuple(agents), subagent_model=cfg.get("subagents.model"),
+        subagent_max_depth=int(cfg.get("subagents.max_depth")))
     if not headless:
         return options, None
     request = RunRequest(

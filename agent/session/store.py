@@ -8,7 +8,7 @@ workspace reopened at its last checkpoint (`reopen_workspace`).
 What makes a log rebuildable: every message the loop adds to the conversation is
 emitted as an event — `user_message` (text), `assistant_message` (the whole Message),
 `tool_result` (output, is_error) — and `compacted` carries the conversation as it
-stands after a compaction.
+stands after a compaction. A subagent's events (`parent_call_id` set) are not part of it.
 """
 from __future__ import annotations
 
@@ -113,6 +113,8 @@ def rebuild_messages(events: Iterable[dict[str, Any]]) -> list[Message]:
     messages: list[Message] = []
     for e in events:
         kind = e.get("type")
+        if e.get("parent_call_id"):
+            continue  # a subagent's: its conversation is its own, gone with it
         if kind == "user_message":
             messages.append(Message("user", e.get("text", "")))
         elif kind == "assistant_message":

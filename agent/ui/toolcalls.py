@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from rich.text import Text
 
 # The argument that says most about a call, per tool (first present wins).
-KEY_ARGS = ("command", "path", "pattern", "args", "query", "url")
+KEY_ARGS = ("command", "path", "pattern", "args", "query", "url", "description")
 PREVIEW_LINES = 6
 
 
@@ -31,6 +31,11 @@ class OneLine:
         t = self.text.copy()
         t.truncate(options.max_width, overflow="ellipsis")
         yield t
+
+    def __rich_measure__(self, console, options):   # as wide as its text (for Padding)
+        from rich.measure import Measurement
+        width = min(self.text.cell_len, options.max_width)
+        return Measurement(width, width)
 
 
 def render_call(name: str, arguments: Mapping[str, Any]) -> OneLine:
