@@ -2,6 +2,7 @@
 a session can use (agent/session/subagent.py), and how the `task` tool lists them."""
 from __future__ import annotations
 
+from agent.models.registry import PROVIDERS
 from agent.extensions.agents import find_agents
 from agent.session.subagent import TaskTool, usable
 from tests.subagents.conftest import define_agent
@@ -66,7 +67,7 @@ def test_the_session_uses_only_definitions_whose_tools_and_model_it_has(tmp_path
     assert [d.name for d in ok] == ["good"]
     assert warnings[0] == (f"{folder / 'alias.md'}: agent alias not used: model 'haiku' has no "
                            f"provider; write it as PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5 "
-                           f"(providers: script, anthropic, openai, openai-compat, local)")
+                           f"(providers: {', '.join(PROVIDERS)})")
     assert warnings[1].startswith(f"{folder / 'mcp.md'}: agent mcp not used: no tool "
                                   f"mcp__github__create_issue here (the tools: read_file, ")
 
