@@ -197,8 +197,9 @@ def sandbox_build(
 
 
 @app.command("schema", help="Print a JSON Schema shipped with ama: `ama schema result` is the "
-                             "result object of `--output-format json`.")
-def schema_command(name: str = typer.Argument("result", help="result")) -> None:
+                             "result object of `--output-format json`, `ama schema stream-json` "
+                             "a line of `--output-format stream-json`.")
+def schema_command(name: str = typer.Argument("result", help="result | stream-json")) -> None:
     from agent.schemas import NAMES, schema_text
     if name not in NAMES:
         fail(BadInput(f"no schema {name!r}; choose one of {', '.join(NAMES)}"))

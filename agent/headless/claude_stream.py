@@ -48,6 +48,7 @@ class ClaudeStream:
         self.out, self.session_id, self.options = out, session_id, options
         self._lock = threading.Lock()
         self._started: ev.SessionStarted | None = None
+        self._session: "Session | None" = None
         self._held: list[dict[str, Any]] | None = []    # lines before the first init
         self._pending: dict[str | None, tuple[Mapping[str, Any], Mapping | None]] = {}
         self._usage: dict[str | None, Mapping[str, Any]] = {}
@@ -98,6 +99,7 @@ class ClaudeStream:
 
     def ready(self, session: "Session") -> None:
         """The session is open and a turn starts: its `init`, then anything held back."""
+        self._session = session
         self._write(self._init(session), first=True)
         self._task_seen = False
 
@@ -141,7 +143,8 @@ class ClaudeStream:
                 "parent_tool_use_id": parent}
 
     def _model(self) -> str:
-        return self._started.model if self._started is not None else self.options.model
+        """The model in use now (a custom command may switch it for its turn)."""
+        return self._session.model if self._session is not None else self.options.model
 
     def _flush_pending(self) -> None:
         for parent in list(self._pending):

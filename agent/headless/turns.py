@@ -111,8 +111,8 @@ class _Turns:
             return False   # no changes: nothing to apply
         if delivered.applied is None and delivered.subtype == turn.subtype:
             return False   # the turn failed: nothing is applied (its result said so)
-        self.sink(Applied(delivered.applied, delivered.subtype,
-                          delivered.result if delivered.is_error else "the change set was applied"))
+        self.sink(Applied(delivered.applied, delivered.subtype, delivered.result
+                          if delivered.is_error else f"--apply {self.request.apply}: done"))
         self.last = delivered
         return delivered.applied is not None
 

@@ -7,22 +7,30 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import jsonschema
 import pytest
 
 from agent.core import events as ev
+from agent.schemas import load_schema
 from .conftest import DONE, FIX
 
 sdk = pytest.importorskip("claude_agent_sdk")
 from claude_agent_sdk._internal.message_parser import parse_message  # noqa: E402
 
+SCHEMA = jsonschema.Draft202012Validator(load_schema("stream-json"))
 THINK_AND_FIX = {"thinking": "add subtracts; make it add.", "text": "Fixing calc.py.",
                  "tool_calls": [FIX["tool_calls"][0],
                                 {"name": "read_file", "arguments": {"path": "missing.txt"}}]}
 
 
 def messages(stdout: str) -> list:
-    """Every stdout line, parsed by the SDK; none may be dropped (None) or refused."""
-    parsed = [parse_message(json.loads(line)) for line in stdout.splitlines()]
+    """Every stdout line, valid against the shipped schema and parsed by the SDK; none
+    may be dropped (None) or refused."""
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    for line in lines:
+        problems = [f"{list(e.absolute_path)}: {e.message}" for e in SCHEMA.iter_errors(line)]
+        assert not problems, (line, problems)
+    parsed = [parse_message(line) for line in lines]
     assert None not in parsed, stdout
     return parsed
 
@@ -162,6 +170,7 @@ def test_a_subagents_messages_carry_the_parent_tool_use_id(tmp_path):
 
     from agent.headless.claude_stream import ClaudeStream
     from agent.session.options import SessionOptions
+    from agent.session.result import RunResult
     out = io.StringIO()
     stream = ClaudeStream(out, "s1", SessionOptions(model="script:x", cwd=tmp_path))
     call = {"id": "call_task", "name": "task", "arguments": {"prompt": "look"}}
@@ -172,8 +181,7 @@ def test_a_subagents_messages_carry_the_parent_tool_use_id(tmp_path):
                   SubTurnEnded(1, "tool_use"), SubToolFinished("c2", "read_file", "a's text", False),
                   ev.ToolFinished("call_task", "task", "found it", False)):
         stream(event)
-    stream.result({"subtype": "success", "is_error": False, "result": "ok", "session_id": "s1",
-                   "num_turns": 1, "duration_ms": 5, "usage": {}, "total_cost_usd": 0.0})
+    stream.result(RunResult("success", "ok", "s1", "script:x", num_turns=1).to_dict())
     parsed = messages(out.getvalue())
     assistants, users = of(parsed, sdk.AssistantMessage), of(parsed, sdk.UserMessage)
     assert [a.parent_tool_use_id for a in assistants] == [None, "call_task"]
@@ -260,6 +268,12 @@ def test_attempts_with_stream_json_is_refused(ama, repo, script):
     r = ama("-p", "x", "--model", script(DONE), "--cwd", str(repo), "--attempts", "2",
             "--output-format", "stream-json")
     assert r.code == 2 and "use --output-format json or ama-events" in r.stderr
+
+
+def test_ama_schema_stream_json_prints_the_shipped_schema(ama):
+    r = ama("schema", "stream-json")
+    assert r.code == 0 and json.loads(r.stdout) == load_schema("stream-json")
+    jsonschema.Draft202012Validator.check_schema(json.loads(r.stdout))
 
 
 def test_the_cli_help_names_the_formats(ama):
