@@ -17,7 +17,7 @@ class Run:
 
     @property
     def result(self) -> dict:
-        """The result object: the last line of stdout (json and stream-json formats)."""
+        """The result object: the last line of stdout (json, ama-events and stream-json formats)."""
         return json.loads(self.stdout.strip().splitlines()[-1])
 
 

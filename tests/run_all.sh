@@ -10,6 +10,10 @@ echo "== python packages" >&2
 # torch would pull a multi-GB CUDA build.
 python3 -m pip install -q --disable-pip-version-check "torch==2.13.0"
 python3 -m pip install -q --disable-pip-version-check -e ".[local,dev]"
+# Test-only, so not in pyproject: the Claude Agent SDK, whose message parser reads ama's
+# `--output-format stream-json` in tests/headless/test_claude_stream.py (~360 MB: it
+# bundles Claude Code's CLI, which no test runs).
+python3 -m pip install -q --disable-pip-version-check "claude-agent-sdk==0.2.184"
 
 echo "== tools the tests drive: git, tmux" >&2
 if ! command -v tmux >/dev/null || ! command -v git >/dev/null; then

@@ -60,7 +60,11 @@ _CWD = typer.Option(None, "--cwd", "-C", help="The repository or folder to work 
 _MAX_TURNS = typer.Option(None, "--max-turns", help="Stop after this many model turns (exit 3; default 50).")
 _MAX_COST = typer.Option(None, "--max-cost", help="Stop once the session cost reaches USD (exit 3).")
 _MAX_TIME = typer.Option(None, "--max-time", help="Stop after this many seconds (exit 3).")
-_FORMAT = typer.Option("text", "--output-format", help="text | json | stream-json")
+_FORMAT = typer.Option("text", "--output-format", help="text (the answer) | json (the result "
+                       "object) | stream-json (Claude Code's messages, a line each) | ama-events "
+                       "(ama's events, a line each, the result object last)")
+_INPUT_FORMAT = typer.Option("text", "--input-format", help="text (the TASK) | stream-json (user "
+                             "messages as JSON lines on stdin, each a turn of one session)")
 _APPLY = typer.Option(None, "--apply", help="patch (report only; default) | tree | commit | branch:NAME")
 _PATCH_OUT = typer.Option(None, "--patch-out", help="With --apply patch: write the diff to this file.")
 _SANDBOX = typer.Option(None, "--sandbox", help="docker | bwrap | local (no isolation). Default: "
@@ -99,7 +103,8 @@ def main_command(
                                     "progress on stderr, result on stdout."),
     model: Optional[str] = _MODEL, cwd: Optional[Path] = _CWD, max_turns: int = _MAX_TURNS,
     max_cost: Optional[float] = _MAX_COST, max_time: Optional[float] = _MAX_TIME,
-    output_format: str = _FORMAT, apply: str = _APPLY, patch_out: Optional[Path] = _PATCH_OUT,
+    output_format: str = _FORMAT, input_format: str = _INPUT_FORMAT, apply: str = _APPLY,
+    patch_out: Optional[Path] = _PATCH_OUT,
     sandbox: Optional[str] = _SANDBOX, sandbox_image: Optional[str] = _IMAGE,
     network: bool = _NETWORK, allowed_tools: List[str] = _ALLOWED,
     disallowed_tools: List[str] = _DISALLOWED, permission_mode: str = _PERM_MODE,
@@ -120,7 +125,8 @@ def main_command(
 ) -> None:
     from agent.session.settle import Flags
     flags = Flags(task=task or "", task_file=task_file, model=model, cwd=cwd, max_turns=max_turns,
-                  max_cost=max_cost, max_time=max_time, output_format=output_format, apply=apply,
+                  max_cost=max_cost, max_time=max_time, output_format=output_format,
+                  input_format=input_format, apply=apply,
                   patch_out=patch_out, sandbox=sandbox, sandbox_image=sandbox_image,
                   network=network, allowed_tools=tuple(allowed_tools),
                   disallowed_tools=tuple(disallowed_tools), permission_mode=permission_mode,
@@ -132,6 +138,8 @@ def main_command(
         _run_headless(flags)
     if untrusted or attempts != 1:  # never quietly dropped: they change what a run may do
         fail(BadInput("--untrusted and --attempts work with `ama -p` (headless) only"))
+    if input_format != "text":
+        fail(BadInput("--input-format stream-json works with `ama -p` (headless) only"))
     _run_repl(flags, auto_accept)
 
 
@@ -192,8 +200,9 @@ def sandbox_build(
 
 
 @app.command("schema", help="Print a JSON Schema shipped with ama: `ama schema result` is the "
-                             "result object of `--output-format json`.")
-def schema_command(name: str = typer.Argument("result", help="result")) -> None:
+                             "result object of `--output-format json`, `ama schema stream-json` "
+                             "a line of `--output-format stream-json`.")
+def schema_command(name: str = typer.Argument("result", help="result | stream-json")) -> None:
     from agent.schemas import NAMES, schema_text
     if name not in NAMES:
         fail(BadInput(f"no schema {name!r}; choose one of {', '.join(NAMES)}"))

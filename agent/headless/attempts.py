@@ -161,7 +161,7 @@ def _run_one(options: SessionOptions, request: RunRequest, a: Attempt, lock: thr
     started = time.monotonic()
     log = SessionLog(a.session_id)
     sink = ev.fan_out(log, progress_printer(_Prefixed(err, f"[attempt {a.index}] ", lock)),
-                      *([_tagged_lines(out, a.index, lock)] if request.output_format == "stream-json"
+                      *([_tagged_lines(out, a.index, lock)] if request.output_format == "ama-events"
                         else []))
     try:
         if a.cancel.is_set():
@@ -260,7 +260,7 @@ def _write_progress(err: TextIO, lock: threading.Lock, text: str) -> None:
 
 
 def _tagged_lines(out: TextIO, index: int, lock: threading.Lock) -> ev.EventSink:
-    """stream-json: each attempt's events, one a line, tagged with `attempt`."""
+    """ama-events: each attempt's events, one a line, tagged with `attempt`."""
     def emit(e: ev.Event) -> None:
         with lock:
             write_line(out, {**e.to_dict(), "attempt": index})

@@ -1,16 +1,69 @@
 """What a headless run hands over: the change set applied per `--apply` (or written to
-`--patch-out`), and the result on stdout in the chosen format."""
+`--patch-out`), and the run on stdout in the chosen format (`make_output`):
+
+    text        the final answer
+    json        the result object
+    stream-json Claude Code's messages, one a line (agent/headless/claude_stream.py)
+    ama-events  ama's events, one a line (agent/core/events.py), the result object last
+"""
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, TextIO
 
+from agent.core import events as ev
 from agent.core.errors import AmaError
+from agent.headless.claude_stream import ClaudeStream
 from agent.session.apply import apply_change_set, write_patch
-from agent.session.options import RunRequest
+from agent.session.options import RunRequest, SessionOptions
 from agent.session.result import RunResult
+
+if TYPE_CHECKING:
+    from agent.session.session import Session
+
+
+class Output(Protocol):
+    """Where a headless run goes on stdout: an event sink, told when a turn of an open
+    session starts (`ready`) and how each run ended (`result`, the result object)."""
+
+    def __call__(self, event: ev.Event) -> None: ...
+    def ready(self, session: "Session") -> None: ...
+    def result(self, record: Mapping[str, Any]) -> None: ...
+
+
+class ResultOnly:
+    """text and json: nothing while it runs, then the answer or the result object."""
+
+    def __init__(self, out: TextIO, fmt: str) -> None:
+        self.out, self.fmt = out, fmt
+
+    def __call__(self, event: ev.Event) -> None:
+        pass
+
+    def ready(self, session: "Session") -> None:
+        pass
+
+    def result(self, record: Mapping[str, Any]) -> None:
+        write_result(self.out, self.fmt, dict(record))
+
+
+class EventLines(ResultOnly):
+    """ama-events: every event a line (its `to_dict()`), then the result object."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(out, "ama-events")
+
+    def __call__(self, event: ev.Event) -> None:
+        write_line(self.out, event.to_dict())
+
+
+def make_output(out: TextIO, fmt: str, session_id: str, options: SessionOptions) -> Output:
+    """The Output for `--output-format fmt` (one of OUTPUT_FORMATS)."""
+    if fmt == "stream-json":
+        return ClaudeStream(out, session_id, options)
+    return EventLines(out) if fmt == "ama-events" else ResultOnly(out, fmt)
 
 
 def deliver(result: RunResult, request: RunRequest, user_root: Path) -> RunResult:
@@ -44,8 +97,8 @@ def write_line(out: TextIO, obj: dict) -> None:
 
 
 def write_result(out: TextIO, fmt: str, result: dict) -> None:
-    """The result object (json, stream-json), or the final answer (text)."""
-    if fmt in ("json", "stream-json"):
+    """The result object as a line (json, ama-events), or the final answer (text)."""
+    if fmt in ("json", "ama-events"):
         write_line(out, result)
     else:
         out.write((result["result"] or "").rstrip() + "\n")

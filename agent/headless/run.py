@@ -1,20 +1,20 @@
 """`ama -p TASK`: one non-interactive run, start to result object.
 
-Never waits on a TTY. Progress goes to stderr, the result to stdout (one JSON object
-for `json`; every event a line, then that object, for `stream-json`; the answer for
-`text`). The exit code is the RunResult's (agent/session/result.py).
+Never waits on a TTY. Progress goes to stderr, the run to stdout per `--output-format`
+(agent/headless/output.py). The exit code is the RunResult's (agent/session/result.py).
+With `--input-format stream-json` the turns come from stdin (agent/headless/turns.py).
 """
 from __future__ import annotations
 
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from agent.core import events as ev
 from agent.core.errors import AmaError, RuntimeFailure
 from agent.headless.interrupt import install_interrupt
-from agent.headless.output import deliver, write_line, write_result
+from agent.headless.output import deliver, make_output
 from agent.headless.untrusted import gate, harden
 from agent.session.apply import check_apply_target
 from agent.session.log import SessionLog, new_session_id
@@ -27,20 +27,22 @@ from agent.ui.progress import progress_printer
 
 
 def run_headless(options: SessionOptions, request: RunRequest, out: TextIO = sys.stdout,
-                 err: TextIO = sys.stderr) -> int:
-    """Run one task; write the result (per output format) to `out`. Returns the exit code."""
+                 err: TextIO = sys.stderr, stdin: BinaryIO | None = None) -> int:
+    """Run one task (or, with --input-format stream-json, the turns on `stdin`); write
+    the run per output format to `out`. Returns the exit code."""
     if request.untrusted:
         options, request = harden(options, request)
     if request.attempts > 1:
         from agent.headless.attempts import run_attempts
         return run_attempts(options, request, out, err)
+    if request.input_format == "stream-json":
+        from agent.headless.turns import run_turns
+        return run_turns(options, request, out, err, stdin or sys.stdin.buffer)
     started = time.monotonic()
     session_id = options.resume or new_session_id()   # a resumed session appends to its log
     log = SessionLog(session_id)
-    sinks = [log, progress_printer(err)]
-    if request.output_format == "stream-json":
-        sinks.append(lambda e: write_line(out, e.to_dict()))
-    sink = ev.fan_out(*sinks)
+    output = make_output(out, request.output_format, session_id, options)
+    sink = ev.fan_out(log, progress_printer(err), output)
     cancel = threading.Event()
     restore = install_interrupt(cancel)
     session: Session | None = None
@@ -49,6 +51,7 @@ def run_headless(options: SessionOptions, request: RunRequest, out: TextIO = sys
         check_apply_target(options.cwd, request.apply)
         session = open_session(options, sink, session_id=session_id, cancel=cancel,
                                focus=request.task)
+        output.ready(session)
         result = run_turn(session, request.task)
         if request.untrusted:
             result = gate(result)
@@ -65,5 +68,5 @@ def run_headless(options: SessionOptions, request: RunRequest, out: TextIO = sys
             session.close(keep_workspace=request.apply == "patch" and bool(result and result.changed))
     log.write(result.to_dict())
     log.close()
-    write_result(out, request.output_format, result.to_dict())
+    output.result(result.to_dict())
     return result.exit_code

@@ -4,9 +4,9 @@
 
 Optional keys per line: "thinking" (text streamed as reasoning), "delay" (seconds
 between streamed chunks, to act like a slow model), "usage" ({"input_tokens": ..,
-"output_tokens": .., "cost_usd": ..} reported instead of the estimate). `arguments` may be a JSON
-string; one that does not parse reaches the loop as a malformed call, as a real
-model's would. When the script runs out, it answers "(script ended)" with no tool
+"output_tokens": .., "cost_usd": ..} reported instead of the estimate). A call may give its
+"id" (default call_1, call_2, ...). `arguments` may be a JSON string; one that does not
+parse reaches the loop as a malformed call, as a real model's would. When the script runs out, it answers "(script ended)" with no tool
 calls. `script:a.jsonl,b.jsonl` names one script per attempt; `options["attempt"]`
 picks which (default the first).
 
@@ -111,7 +111,7 @@ class ScriptModel:
         calls = turn.get("tool_calls", [])
         for index, spec in enumerate(calls):
             self._call_seq += 1
-            call = _make_call(f"call_{self._call_seq}", spec)
+            call = _make_call(str(spec.get("id") or f"call_{self._call_seq}"), spec)
             yield ToolCallDelta(index, id=call.id, name=call.name,
                                 arguments_delta=call.raw_arguments or json.dumps(dict(call.arguments)))
             yield ToolCallDone(index, call)

@@ -5,7 +5,7 @@ import json
 from importlib import resources
 from typing import Any
 
-NAMES = ("result",)
+NAMES = ("result", "stream-json")   # the result object; a line of --output-format stream-json
 
 
 def schema_text(name: str) -> str:

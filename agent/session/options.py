@@ -32,7 +32,10 @@ if TYPE_CHECKING:
     from tools.mcp.spec import ServerSpec
     from tools.skill import Skill
 
-OUTPUT_FORMATS = ("text", "json", "stream-json")
+# stream-json: Claude Code's messages (agent/headless/claude_stream.py); ama-events: ama's own
+# events, one a line (agent/core/events.py), the result object last.
+OUTPUT_FORMATS = ("text", "json", "stream-json", "ama-events")
+INPUT_FORMATS = ("text", "stream-json")   # stream-json: user messages on stdin, a turn each
 SELECT = ("smallest", "first")      # which passing attempt wins
 TASK_FILE_LIMIT = 200_000           # characters; an issue body past this is not a task
 # Control characters a text task never holds (tab, newline, carriage return and form feed
@@ -161,8 +164,9 @@ class SessionOptions:
 class RunRequest:
     """One headless run (`ama -p`) beyond its session.
 
-    task:          the instruction
-    output_format: text | json | stream-json
+    task:          the instruction ("" with input_format stream-json: the turns come from stdin)
+    output_format: text | json | stream-json | ama-events
+    input_format:  text (the task) | stream-json (user messages as JSON lines on stdin)
     apply:         patch (report only) | tree | commit | branch:NAME
     patch_out:     with --apply patch, write the diff here
     attempts:      independent attempts; the best passing one wins
@@ -173,6 +177,7 @@ class RunRequest:
     """
     task: str
     output_format: str = "text"
+    input_format: str = "text"
     apply: str = "patch"
     patch_out: Path | None = None
     attempts: int = 1
@@ -189,7 +194,8 @@ class RunRequest:
         if not (self.apply in ("patch", "tree", "commit")
                 or (self.apply.startswith("branch:") and len(self.apply) > 7)):
             raise BadInput(f"--apply {self.apply!r} is not one of patch, tree, commit, branch:NAME")
-        if not self.task.strip():
+        self._check_formats()
+        if self.input_format == "text" and not self.task.strip():
             raise BadInput("the task is empty; give it as an argument, or '-' to read stdin")
         check_ranges((self.attempts, "--attempts", "count"), (self.parallel, "--parallel", "count"))
         if self.patch_out is not None:
@@ -200,6 +206,25 @@ class RunRequest:
             author_env(self.author)
         except ValueError as e:
             raise BadInput(str(e)) from None
+
+    def _check_formats(self) -> None:
+        if self.input_format not in INPUT_FORMATS:
+            raise BadInput(f"--input-format {self.input_format!r}: choose one of "
+                           f"{', '.join(INPUT_FORMATS)}")
+        if self.attempts > 1 and self.output_format == "stream-json":
+            raise BadInput("--attempts runs several sessions at once and stream-json is one "
+                           "session's conversation: use --output-format json or ama-events")
+        if self.input_format != "stream-json":
+            return
+        if self.task:
+            raise BadInput("--input-format stream-json reads the turns from stdin: give no "
+                           "TASK and no --task-file")
+        if self.output_format == "text":
+            raise BadInput("--input-format stream-json writes a result for every turn: add "
+                           "--output-format stream-json (or json, ama-events)")
+        if self.attempts > 1:
+            raise BadInput("--attempts cannot be combined with --input-format stream-json: "
+                           "each attempt is a session of its own")
 
 
 def existing_dir(path: Path, flag: str) -> Path:
@@ -261,6 +286,11 @@ def _task_text(data: bytes, where: str) -> str:
     except UnicodeDecodeError as e:
         raise BadInput(f"{where}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x}); "
                        f"give the task as text") from None
+    return check_task_text(text, where)
+
+
+def check_task_text(text: str, where: str) -> str:
+    """`text` if it can be a task; BadInput when it holds a control character."""
     if m := _CONTROL.search(text):
         raise BadInput(f"{where}: holds a control character ({ord(m.group()):#04x} at "
                        f"character {m.start()}), so it is not a text task; give the task as "

@@ -35,6 +35,7 @@ class Flags:
     max_cost: float | None = None
     max_time: float | None = None
     output_format: str = "text"
+    input_format: str = "text"
     apply: str | None = None
     patch_out: Path | None = None
     sandbox: str | None = None
@@ -115,7 +116,7 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
     if not headless:
         return options, None
     request = RunRequest(
-        task=read_task(flags.task, flags.task_file), output_format=flags.output_format,
+        task=_task(flags), output_format=flags.output_format, input_format=flags.input_format,
         apply=cfg.get("apply"), patch_out=flags.patch_out, attempts=flags.attempts,
         parallel=flags.parallel, select=flags.select, untrusted=flags.untrusted,
         author=flags.author)
@@ -123,6 +124,17 @@ def settle(flags: Flags, *, headless: bool, ask: TrustAsk | None = None
         raise BadInput("--attempts cannot be combined with --continue or --resume: each "
                        "attempt starts a session of its own")
     return options, request
+
+
+def _task(flags: Flags) -> str:
+    """The task; none with --input-format stream-json, whose turns come from stdin (left
+    unread here; a TASK given all the same is refused by RunRequest)."""
+    if flags.input_format != "stream-json":
+        return read_task(flags.task, flags.task_file)
+    if flags.task_file is not None:
+        raise BadInput("--input-format stream-json reads the turns from stdin: give no "
+                       "TASK and no --task-file")
+    return flags.task
 
 
 def _resume_id(root: Path, continue_: bool, resume: str | None) -> str | None:

@@ -73,7 +73,7 @@ def test_servers_are_reported_in_session_started_and_the_result(ama, user_config
         "repo_http": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}}))
     model = script(DONE)
     r = ama("-p", "hi", "--model", model, "--cwd", str(repo), "--sandbox", "local",
-            "--output-format", "stream-json")
+            "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     events = [json.loads(line) for line in r.stdout.splitlines()]
     started = next(e for e in events if e["type"] == "session_started")

@@ -70,7 +70,7 @@ def test_headless_slash_command_runs_its_shell_line_in_the_sandbox(ama, repo, sc
     write(repo / ".ama/commands/fix.md", FIX.replace("echo issue-$1", "echo issue-$1 in $AMA_SANDBOX"))
     commit_all(repo, "a command")
     args = ("-p", "/fix 42 low", "--model", script({"text": "done"}), "--cwd", str(repo),
-            "--sandbox", "local", "--output-format", "stream-json")
+            "--sandbox", "local", "--output-format", "ama-events")
     untrusted = ama(*args)
     assert [e["text"] for e in events(untrusted) if e["type"] == "user_message"] == ["/fix 42 low"]
     trusted = ama(*args, "--trust")

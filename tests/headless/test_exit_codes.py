@@ -101,7 +101,7 @@ def test_5_verification_never_passes_and_the_best_change_set_is_reported(ama, re
 
 def test_verification_that_fails_then_passes_feeds_back_to_the_model(ama, repo, script):
     r = ama("-p", "x", "--model", script({"text": "done?"}, FIX, DONE), "--cwd", str(repo),
-            "--sandbox", "local", "--verify", "grep -q 'a + b' calc.py", "--output-format", "stream-json")
+            "--sandbox", "local", "--verify", "grep -q 'a + b' calc.py", "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     lines = [__import__("json").loads(x) for x in r.stdout.splitlines()]
     feedback = [x for x in lines if x["type"] == "user_message"][1]["text"]

@@ -1,4 +1,4 @@
-"""`ama -p` end to end, as a subprocess: result object, stream-json, apply modes."""
+"""`ama -p` end to end, as a subprocess: result object, ama-events, apply modes."""
 from __future__ import annotations
 
 import json
@@ -35,9 +35,9 @@ def test_json_result_reports_the_change_set_and_leaves_the_tree_alone(ama, repo,
     assert len(log.read_text().splitlines()) == len(records)
 
 
-def test_stream_json_is_one_event_a_line_with_the_result_last(ama, repo, script):
+def test_ama_events_is_one_event_a_line_with_the_result_last(ama, repo, script):
     r = ama("-p", "fix add", "--model", script(FIX, DONE), "--cwd", str(repo),
-            "--sandbox", "local", "--output-format", "stream-json")
+            "--sandbox", "local", "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     types = [x["type"] for x in lines]
@@ -111,7 +111,7 @@ def test_started_in_a_subdirectory_the_shell_starts_there(ama, repo, script):
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
     pwd = {"tool_calls": [{"name": "shell", "arguments": {"command": "pwd; ls"}}]}
     r = ama("-p", "where am I", "--model", script(pwd, DONE), "--cwd", str(sub), "--sandbox", "local",
-            "--output-format", "stream-json")
+            "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     out = next(json.loads(x) for x in r.stdout.splitlines() if json.loads(x)["type"] == "tool_result")
     first_line = out["output"].splitlines()[0]

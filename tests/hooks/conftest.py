@@ -100,5 +100,5 @@ def shell(command: str, text: str = "running") -> dict:
 
 
 def events(run: Run) -> list[dict]:
-    """The stream-json lines of a run, the result object last."""
+    """The ama-events lines of a run, the result object last."""
     return [json.loads(line) for line in run.stdout.splitlines() if line.strip()]

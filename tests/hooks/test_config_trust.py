@@ -87,7 +87,7 @@ def test_an_untrusted_repos_hooks_are_not_used_until_trusted(ama, repo, record, 
 
     def go(*flags):
         return ama("-p", "tidy up", "--model", model, "--sandbox", "local", "--cwd", str(repo),
-                   "--output-format", "stream-json", *flags)
+                   "--output-format", "ama-events", *flags)
 
     r = go()
     assert records() == [] and "is ignored until you trust this repository" in r.stderr

@@ -11,7 +11,7 @@ DONE = {"text": "Done."}
 
 def run(ama, repo, model, *extra):
     return ama("-p", "do the task", "--model", model, "--sandbox", "local", "--cwd", str(repo),
-               "--output-format", "stream-json", *extra)
+               "--output-format", "ama-events", *extra)
 
 
 def tool_results(lines):

@@ -24,7 +24,7 @@ def test_the_readme_hook_example_blocks_rm_and_rewrites_pytest(ama, repo, script
     commit_all(repo, "hooks")
     r = ama("-p", "tidy up", "--trust", "--model", script(shell("rm calc.py"), shell("pytest"),
                                                           {"text": "Done."}),
-            "--sandbox", "local", "--cwd", str(repo), "--output-format", "stream-json")
+            "--sandbox", "local", "--cwd", str(repo), "--output-format", "ama-events")
     lines = events(r)
     hooks = [e for e in lines if e["type"] == "hook"]
     assert [h["outcome"] for h in hooks] == ["blocked", "ok"], r.stderr

@@ -30,7 +30,7 @@ def test_the_model_calls_a_user_server_tool(tmp_path, env):
                                            "arguments": {"text": "hi", "times": 2}}]},
         {"text": "done"}))
     r = run_ama(("-p", "echo hi", "--model", model, "--cwd", str(repo), "--sandbox", "local",
-                 "--output-format", "stream-json"), env, timeout=90)
+                 "--output-format", "ama-events"), env, timeout=90)
     assert r.code == 0, r.stderr
     lines = [__import__("json").loads(x) for x in r.stdout.splitlines()]
     [result] = [x for x in lines if x["type"] == "tool_result"]
@@ -52,7 +52,7 @@ def test_a_tool_that_may_change_things_is_denied_headless_unless_allowed(tmp_pat
     assert denied.result["permission_denials"][0]["tool_name"] == "mcp__demo__fail"
     allowed = run_ama(("-p", "x", "--model", write_script(tmp_path, turns, "b.jsonl"), "--cwd",
                        str(repo), "--sandbox", "local", "--allowed-tools", "mcp__demo__*",
-                       "--output-format", "stream-json"), env, timeout=90)
+                       "--output-format", "ama-events"), env, timeout=90)
     finished = [__import__("json").loads(x) for x in allowed.stdout.splitlines()
                 if '"tool_result"' in x]
     assert finished and finished[0]["is_error"] and "no" in finished[0]["output"]   # isError

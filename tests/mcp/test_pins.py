@@ -31,7 +31,7 @@ def _session(tmp_path, repo, env, name):
     model = write_script(tmp_path, ({"text": "", "tool_calls": [
         {"name": "mcp__shifty__greet", "arguments": {"name": "ada"}}]}, {"text": "done"}), name)
     r = run_ama(("-p", "greet ada", "--model", model, "--cwd", str(repo), "--sandbox", "local",
-                 "--allowed-tools", "mcp__shifty__*", "--output-format", "stream-json"), env,
+                 "--allowed-tools", "mcp__shifty__*", "--output-format", "ama-events"), env,
                 timeout=90)
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines and lines[-1]["type"] == "result", r.stderr

@@ -67,7 +67,7 @@ def needs(kind: str) -> None:
 def run(tmp_path, repo, sandbox, *extra, calls=(), name="s.jsonl"):
     turns = tuple({"text": "", "tool_calls": [c]} for c in calls) + ({"text": "done"},)
     return run_ama(("-p", "use the server", "--model", write_script(tmp_path, turns, name),
-                    "--cwd", str(repo), "--sandbox", sandbox, "--output-format", "stream-json",
+                    "--cwd", str(repo), "--sandbox", sandbox, "--output-format", "ama-events",
                     "--allowed-tools", "mcp__box__*", *extra),
                    isolated_env(tmp_path), timeout=120)
 

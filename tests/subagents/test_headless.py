@@ -16,7 +16,7 @@ READ_ONLY = "read_file, grep, list_files, repo_map, find_symbol"
 
 def run(ama, repo, model, *extra):
     return ama("-p", "do the task", "--model", model, "--sandbox", "local", "--cwd", str(repo),
-               "--output-format", "stream-json", *extra)
+               "--output-format", "ama-events", *extra)
 
 
 def usage(i, o):
@@ -98,7 +98,9 @@ def test_a_hook_or_a_deny_rule_holds_inside_a_subagent(ama, repo, script, user_a
 
 
 def test_an_untrusted_repositorys_agents_are_not_used_until_trusted(ama, repo, script):
-    child = script(call("read_file", path="calc.py"), {"text": "found it"}, name="child.jsonl")
+    child = script({"text": "", "tool_calls": [{"id": "child_1", "name": "read_file",
+                                                 "arguments": {"path": "calc.py"}}]},
+                   {"text": "found it"}, name="child.jsonl")
     define_agent(repo / ".ama" / "agents", "finder", tools="read_file", model=child)
     commit_all(repo, "agents")
     parent = script(task("find add", "where is add?", "finder"), DONE)
@@ -120,3 +122,24 @@ def test_an_agent_naming_a_missing_tool_or_a_bad_model_is_a_warning(ama, repo, s
     assert f"{vague}: agent vague not used: model 'sonnet' has no provider" in r.stderr
     [answer] = results_of(events(r), "task")
     assert answer["output"] == "unknown agent 'typo'; the agents are: explore"
+
+
+def test_claude_stream_json_nests_a_subagents_messages_under_its_task_call(ama, repo, script,
+                                                                           user_agents):
+    import json
+    child = script({"text": "", "tool_calls": [{"id": "child_1", "name": "read_file",
+                                                 "arguments": {"path": "calc.py"}}]},
+                   {"text": "found it"}, name="child.jsonl")
+    define_agent(user_agents, "finder", tools="read_file", model=child)
+    parent = script(task("find add", "where is add?", "finder"), {"text": "Done."})
+    r = ama("-p", "do the task", "--model", parent, "--sandbox", "local", "--cwd", str(repo),
+            "--output-format", "stream-json")
+    assert r.code == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    uses = [b for m in lines if m["type"] == "assistant" for b in m["message"]["content"]
+            if b["type"] == "tool_use"]
+    [task_use] = [b for b in uses if b["name"] == "task"]
+    [read_use] = [b for b in uses if b["name"] == "read_file"]
+    owner = {b["id"]: m["parent_tool_use_id"] for m in lines if m["type"] == "assistant"
+             for b in m["message"]["content"] if b["type"] == "tool_use"}
+    assert owner[task_use["id"]] is None and owner[read_use["id"]] == task_use["id"]

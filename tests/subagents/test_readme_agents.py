@@ -23,7 +23,7 @@ def test_the_readme_agent_definition_runs(ama, repo, script):
     model = script(task("review the change", "review what changed", "reviewer"),
                    call("read_file", path="calc.py"), {"text": "calc.py:2: add subtracts"}, DONE)
     r = ama("-p", "review", "--trust", "--model", model, "--sandbox", "local", "--cwd", str(repo),
-            "--output-format", "stream-json")
+            "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     lines = events(r)
     [answer] = results_of(lines, "task")

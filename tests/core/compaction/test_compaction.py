@@ -117,7 +117,7 @@ def test_compaction_in_a_real_run_and_resume(ama, home, repo, script):
     summary = {"text": "SUMMARY OF THE EARLY TURNS"}
     r = ama("-p", "the task, verbatim", "--model", script(todo, look, summary, DONE), "--cwd", str(repo),
             "--sandbox", "local", "--config", "context_window=2000", "--config", "compaction.keep_turns=1",
-            "--output-format", "stream-json")
+            "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     lines = [json.loads(l) for l in r.stdout.splitlines()]
     [compacted] = [l for l in lines if l["type"] == "compacted"]

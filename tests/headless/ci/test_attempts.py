@@ -101,9 +101,9 @@ def test_costs_add_up_over_attempts(ama, repo, scripts, valid):
     assert [a["total_cost_usd"] for a in res["attempts"]] == [0.25, 0.25, 0.25]
 
 
-def test_stream_json_tags_each_event_with_its_attempt(ama, repo, scripts):
+def test_ama_events_tags_each_event_with_its_attempt(ama, repo, scripts):
     r = ama("-p", "x", "--model", scripts([DONE], [DONE]), "--cwd", str(repo),
-            "--sandbox", "local", "--attempts", "2", "--output-format", "stream-json")
+            "--sandbox", "local", "--attempts", "2", "--output-format", "ama-events")
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines[-1]["type"] == "result" and "attempt" not in lines[-1]
     assert {x["attempt"] for x in lines[:-1]} == {0, 1}

@@ -88,8 +88,8 @@ LIST = {"tool_calls": [{"name": "list_files", "arguments": {}}]}
 ])
 def test_real_results_validate_against_the_schema(ama, repo, script, valid, subtype, code,
                                                  turns, args):
-    # stream-json ends with the same object; check it once, on the first case.
-    fmt = "stream-json" if args == [] and subtype == "success" else "json"
+    # ama-events ends with the same object; check it once, on the first case.
+    fmt = "ama-events" if args == [] and subtype == "success" else "json"
     r = ama("-p", "x", "--model", script(*turns), "--cwd", str(repo), "--sandbox", "local",
             "--output-format", fmt, *args)
     assert (r.code, r.result["subtype"]) == (code, subtype), r.stderr

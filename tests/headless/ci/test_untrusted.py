@@ -39,14 +39,14 @@ def issue(tmp_path):
 
 def test_task_file_is_the_task(ama, repo, script, issue):
     r = ama("-p", "--task-file", str(issue), "--model", script(DONE), "--cwd", str(repo),
-            "--sandbox", "local", "--output-format", "stream-json")
+            "--sandbox", "local", "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     assert user_messages(r) == [ISSUE]
 
 
 def test_task_file_dash_reads_stdin(ama, repo, script):
     r = ama("-p", "--task-file", "-", "--model", script(DONE), "--cwd", str(repo),
-            "--sandbox", "local", "--output-format", "stream-json", stdin=ISSUE)
+            "--sandbox", "local", "--output-format", "ama-events", stdin=ISSUE)
     assert r.code == 0, r.stderr
     assert user_messages(r) == [ISSUE]
 
@@ -63,7 +63,7 @@ def test_task_file_mistakes_exit_2(ama, repo, script, issue, args, message):
 
 def test_untrusted_task_is_marked_as_data(ama, repo, script, issue, bwrap):
     r = ama("-p", "--task-file", str(issue), "--untrusted", "--model", script(DONE),
-            "--cwd", str(repo), "--sandbox", bwrap, "--output-format", "stream-json")
+            "--cwd", str(repo), "--sandbox", bwrap, "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     [task] = user_messages(r)
     assert "untrusted source" in task
@@ -180,7 +180,7 @@ def test_untrusted_sandbox_has_no_network(ama, repo, script, listener, kind):
     require(kind)
     before = listener.accepted
     r = ama("-p", "x", "--untrusted", "--model", script(probe(listener.port), DONE),
-            "--cwd", str(repo), "--sandbox", kind, "--output-format", "stream-json", timeout=120)
+            "--cwd", str(repo), "--sandbox", kind, "--output-format", "ama-events", timeout=120)
     assert r.code == 0, r.stderr
     [out] = tool_outputs(r)
     assert "REACHED" not in out and "NETS lo\n" in out, out
@@ -191,7 +191,7 @@ def test_control_a_trusted_run_with_network_reaches_the_listener(ama, repo, scri
     # bwrap with --network shares the host's network: the probe above can succeed.
     before = listener.accepted
     r = ama("-p", "x", "--network", "--model", script(probe(listener.port), DONE),
-            "--cwd", str(repo), "--sandbox", bwrap, "--output-format", "stream-json")
+            "--cwd", str(repo), "--sandbox", bwrap, "--output-format", "ama-events")
     assert r.code == 0, r.stderr
     assert "REACHED" in tool_outputs(r)[0]
     assert listener.accepted == before + 1
@@ -201,7 +201,7 @@ def test_control_a_trusted_run_with_network_reaches_the_listener(ama, repo, scri
 def test_control_docker_with_network_has_an_interface(ama, repo, script, listener, docker_sandbox):
     # The control for the docker case above: with --network the container has eth0.
     r = ama("-p", "x", "--network", "--model", script(probe(listener.port), DONE),
-            "--cwd", str(repo), "--sandbox", "docker", "--output-format", "stream-json", timeout=120)
+            "--cwd", str(repo), "--sandbox", "docker", "--output-format", "ama-events", timeout=120)
     assert r.code == 0, r.stderr
     assert "eth0" in tool_outputs(r)[0]
 
