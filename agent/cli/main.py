@@ -30,6 +30,7 @@ SUBCOMMANDS = {   # name -> the line `ama --help` shows for it
     "sandbox": "build the sandbox image; say which backend a run uses and why",
     "serve": "serve a local checkpoint over an OpenAI-compatible API",
     "schema": "print a JSON Schema shipped with ama (the result object)",
+    "batch": "run many tasks (SWE-bench style): predictions, logs, rollouts; local or Ray",
 }
 EPILOG = "\b\nCommands (ama COMMAND --help):\n" + "\n".join(
     f"  {name:<10}{line}" for name, line in SUBCOMMANDS.items())
@@ -47,6 +48,8 @@ from agent.cli.sessions_cmd import init_command, sessions_app  # noqa: E402
 app.add_typer(config_app, name="config")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(sessions_app, name="sessions")
+from agent.cli.batch_cmd import HELP as BATCH_HELP, batch_command  # noqa: E402
+app.command("batch", help=BATCH_HELP)(batch_command)
 app.command("init", help="Look at the repository and write a first AGENTS.md (asks the "
                          "model; the file is yours to edit).")(init_command)
 

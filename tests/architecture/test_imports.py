@@ -28,8 +28,10 @@ ALLOWED = {
     "session": {"core", "models", "config", "extensions", "session"},
     "headless": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless"},
     "repl": {"core", "models", "config", "extensions", "session", "ui", "repl"},
+    "batch": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless",
+              "batch"},
     "cli": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless",
-            "repl", "cli"},
+            "repl", "batch", "cli"},
     "__main__": {"cli"},
 }
 
