@@ -39,7 +39,7 @@ class BatchView:
         if live:
             from rich.console import Console
             from rich.live import Live
-            self._live = Live(get_renderable=self._render, console=Console(file=err, stderr=True),
+            self._live = Live(get_renderable=self.render, console=Console(file=err, stderr=True),
                               refresh_per_second=4, transient=True)
             self._live.start()
         elif skipped:
@@ -88,8 +88,9 @@ class BatchView:
             return
         took = time.monotonic() - r.started if r else 0.0
         verdict = "resolved" if record.get("resolved") else "unresolved"
+        turns = record.get("num_turns", 0)
         self._say(f"[{count}/{self.total}] {task_id}: {record['subtype']} (exit "
-                  f"{record['exit_code']}), {verdict}, {record.get('num_turns', 0)} turns, "
+                  f"{record['exit_code']}), {verdict}, {turns} turn{'' if turns == 1 else 's'}, "
                   f"{took:.1f}s")
 
     def close(self) -> None:
@@ -103,7 +104,8 @@ class BatchView:
             self.err.write(f"ama batch: {line}\n")
             self.err.flush()
 
-    def _render(self):
+    def render(self):
+        """The live view now: a table of the running tasks over the bar."""
         from rich.console import Group
         from rich.progress_bar import ProgressBar
         from rich.table import Table
