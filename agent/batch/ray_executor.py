@@ -5,8 +5,8 @@ Every node needs ama installed (`pip install 'amanuensis[ray]'`), a sandbox back
 (`--repos` on shared storage), or cloned there from `--repo-url`. A task runs there as
 it runs on a local worker (agent/batch/runner.py `run_task`) and sends its outcome back
 to the driver, which alone writes the output dir, so both executors produce the same
-files. Without an address, a Ray instance is started on this machine with `--workers`
-CPUs (and shut down at the end).
+files. Without an address, a Ray instance of its own is started on this machine with
+`--workers` CPUs, listening on loopback only, and shut down at the end.
 
 Ray is imported here only. Each task asks for one CPU; at most `--workers` (or, when
 that is 1, as many as the cluster has CPUs) are in flight at once. Ctrl-C cancels them
@@ -16,13 +16,14 @@ is not recorded either.
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Callable
 
 from agent.batch.options import BatchOptions
 from agent.batch.runner import TaskOutcome, run_task
 from agent.batch.tasks import Task
-from agent.core.errors import BadInput
+from agent.core.errors import BadInput, RuntimeFailure
 
 
 def remote_task(task: Task, options: BatchOptions) -> TaskOutcome:
@@ -34,6 +35,11 @@ def remote_task(task: Task, options: BatchOptions) -> TaskOutcome:
 def run_ray(tasks: list[Task], options: BatchOptions, cancel: threading.Event, *,
             on_start: Callable[[str], None], on_done: Callable[[TaskOutcome], None],
             on_lost: Callable[[str, str], None]) -> None:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no reports home on our behalf
+    if not options.ray_address:
+        # A Ray of our own on this machine listens on loopback only (Ray's single-node
+        # mode; read when ray is imported).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:
@@ -41,10 +47,18 @@ def run_ray(tasks: list[Task], options: BatchOptions, cancel: threading.Event, *
                        "driver and on every node)") from None
     started_here = not ray.is_initialized()
     if started_here:
-        if options.ray_address:
-            ray.init(address=options.ray_address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=options.workers, include_dashboard=False, log_to_driver=False)
+        try:
+            if options.ray_address:
+                ray.init(address=options.ray_address, log_to_driver=False)
+            else:   # "local": a new instance, never one that happens to run here
+                ray.init(address="local", num_cpus=options.workers, include_dashboard=False,
+                         log_to_driver=False)
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            if not options.ray_address:
+                raise RuntimeFailure(f"could not start Ray on this machine: {e}") from None
+            raise BadInput(f"--ray-address {options.ray_address}: could not connect to "
+                           f"Ray ({e}); give the head node's address (HOST:PORT, or auto "
+                           f"for the cluster this machine belongs to)") from None
     try:
         _drive(ray, tasks, options, cancel, on_start, on_done, on_lost)
     finally:
