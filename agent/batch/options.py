@@ -91,16 +91,40 @@ class BatchOptions:
             if not Path(self.repos).expanduser().is_dir():
                 raise BadInput(f"--repos {self.repos}: no such directory")
             object.__setattr__(self, "repos", Path(self.repos).expanduser().absolute())
-        if not self.trusted_tasks and self.sandbox == "local":
-            raise BadInput("--sandbox local runs the model's commands on this machine, and "
-                           "task texts are untrusted input by default; use --sandbox docker or "
-                           "bwrap, or pass --trusted-tasks if the tasks are your own")
+        self._check_session_flags()
 
         if self.model and self.model.startswith("script:"):
             # Script files are named from where `ama batch` runs, not from each checkout.
             paths = [str(Path(p).expanduser().absolute()) if p else p
                      for p in self.model[len("script:"):].split(",")]
             object.__setattr__(self, "model", "script:" + ",".join(paths))
+
+    def _check_session_flags(self) -> None:
+        """The flags every task's session shares, checked once here: wrong, they would
+        fail every task the same way (and each would be recorded as done)."""
+        from agent.core.permissions import MODES, Rule
+        from tools.sandbox.select import KINDS
+        if self.sandbox is not None and self.sandbox not in KINDS:
+            raise BadInput(f"--sandbox {self.sandbox!r}: choose one of {', '.join(KINDS)}")
+        if self.permission_mode is not None and self.permission_mode not in MODES:
+            raise BadInput(f"--permission-mode {self.permission_mode!r}: choose "
+                           f"{', '.join(MODES)}")
+        for rule in (*self.allowed_tools, *self.disallowed_tools):
+            try:
+                Rule.parse(rule)
+            except ValueError as e:
+                raise BadInput(str(e)) from None
+        if self.trusted_tasks:
+            return
+        untrusted = ("task texts are untrusted input by default; pass --trusted-tasks if "
+                     "the tasks are your own")
+        if self.sandbox == "local":
+            raise BadInput(f"--sandbox local runs the model's commands on this machine, and "
+                           f"{untrusted} (or use --sandbox docker or bwrap)")
+        if self.network:
+            raise BadInput(f"--network: {untrusted}; an untrusted task never gets network access")
+        if self.permission_mode == "bypass":
+            raise BadInput(f"--permission-mode bypass: {untrusted}")
 
     def for_task(self, template: str | None, task_id: str) -> str | None:
         """`template` with {instance_id} replaced by `task_id` (None stays None)."""
