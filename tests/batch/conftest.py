@@ -3,6 +3,7 @@ file, one script file per task, and `ama batch` run as a subprocess."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.ama_cli import Run, commit_all, isolated_env, run_ama
+
+# datasets and transformers read local files here; they must never ask the Hub (set
+# before either is imported: they read it once).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 BUGGY = "def add(a, b):\n    return a - b\n"
 TEST_FILE = "import calc\nassert calc.add(2, 3) == 5, 'add is wrong'\n"

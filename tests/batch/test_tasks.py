@@ -77,3 +77,32 @@ def test_flags_that_would_fail_every_task_are_refused_once(tmp_path, flags, says
     with pytest.raises(BadInput) as e:
         BatchOptions(tasks_file=tmp_path / "t.jsonl", out_dir=tmp_path / "o", **flags)
     assert says in e.value.message
+
+
+def test_each_task_settles_with_its_own_model_image_and_verification(tmp_path, monkeypatch):
+    from agent.batch.runner import settle_task
+    from agent.batch.tasks import Task
+    for key in ("AMA_MODEL", "AMA_SANDBOX"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AMA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    options = BatchOptions(tasks_file=tmp_path / "t.jsonl", out_dir=tmp_path / "o",
+                           model="script:/s/{instance_id}.jsonl", sandbox="docker",
+                           sandbox_image="sweb.eval.{instance_id}", max_turns=7,
+                           test_cmd="pytest -q {tests}", attempts=3)
+    swe = Task(id="o__r-1", text="fix it", repo="o/r", fail_to_pass=("t.py::a b", "t.py::c"))
+    session, request = settle_task(swe, options, tmp_path)
+    assert (session.model, session.sandbox_image) == ("script:/s/o__r-1.jsonl", "sweb.eval.o__r-1")
+    assert session.verify == "pytest -q 't.py::a b' t.py::c"
+    assert session.limits.max_turns == 7 and request.attempts == 3
+    # untrusted: wrapped, and the files that configure ama or CI denied to the edit tools
+    assert "<untrusted-task>\nfix it\n</untrusted-task>" in request.task
+    assert "write_file(.github/workflows/*)" in session.deny and session.network is False
+    own = Task(id="mine", text="do it", cwd=str(tmp_path), verify="make check")
+    trusted = BatchOptions(tasks_file=tmp_path / "t.jsonl", out_dir=tmp_path / "o",
+                           sandbox="local", trusted_tasks=True, verify="check {instance_id}")
+    session, request = settle_task(own, trusted, tmp_path)
+    assert (session.verify, request.task, request.untrusted) == ("make check", "do it", False)
+    session, _ = settle_task(Task(id="other", text="x", cwd=str(tmp_path)), trusted, tmp_path)
+    assert session.verify == "check other"
