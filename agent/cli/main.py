@@ -31,6 +31,7 @@ SUBCOMMANDS = {   # name -> the line `ama --help` shows for it
     "serve": "serve a local checkpoint over an OpenAI-compatible API",
     "schema": "print a JSON Schema shipped with ama (the result object)",
     "acp": "serve the Agent Client Protocol on stdio, for editors (Zed, JetBrains, Neovim)",
+    "batch": "run many tasks (SWE-bench style): predictions, logs, rollouts; local or Ray",
 }
 EPILOG = "\b\nCommands (ama COMMAND --help):\n" + "\n".join(
     f"  {name:<10}{line}" for name, line in SUBCOMMANDS.items())
@@ -49,6 +50,8 @@ from agent.cli.acp_cmd import ACP_HELP, acp_command  # noqa: E402
 app.add_typer(config_app, name="config")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(sessions_app, name="sessions")
+from agent.cli.batch_cmd import HELP as BATCH_HELP, batch_command  # noqa: E402
+app.command("batch", help=BATCH_HELP)(batch_command)
 app.command("init", help="Look at the repository and write a first AGENTS.md (asks the "
                          "model; the file is yours to edit).")(init_command)
 app.command("acp", help=ACP_HELP)(acp_command)

@@ -30,8 +30,10 @@ ALLOWED = {
     "repl": {"core", "models", "config", "extensions", "session", "ui", "repl"},
     "api": {"core", "models", "config", "session", "api"},   # the Python API: a front end
     "acp": {"core", "models", "config", "extensions", "session", "ui", "schemas", "acp"},
+    "batch": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless",
+              "batch"},
     "cli": {"core", "models", "config", "extensions", "session", "ui", "schemas", "headless",
-            "repl", "acp", "cli"},
+            "repl", "acp", "batch", "cli"},
     "__main__": {"cli"},
 }
 
