@@ -42,7 +42,7 @@ May be an `async def` (awaited on the loop of `astream`, else run with asyncio.r
 
 # The CLI's flags that belong to one headless run (`ama -p`), not to a session.
 HEADLESS_ONLY = frozenset({"task", "task_file", "output_format", "apply", "patch_out", "attempts",
-                           "parallel", "select", "author", "untrusted"})
+                           "parallel", "select", "author", "untrusted", "input_format"})
 _Item = Any   # what a stream's queue carries: an Event, an exception to re-raise, None (the end)
 
 

@@ -2,7 +2,7 @@
 Code, Codex, a program using the `mcp` SDK) can hand it a task.
 
 It offers one tool, `ama_run`. Each call is one `ama -p` run in a child process
-(`python -P -m agent -p - --output-format stream-json ...`, the task on its stdin): its
+(`python -P -m agent -p - --output-format ama-events ...`, the task on its stdin): its
 own scratch workspace, sandbox and session log, and everything `ama -p` does between
 flags and result (settle → open_session → run_session → --apply, agent/headless/run.py),
 with the same defaults: `--apply patch` unless the user's config sets `apply`, so the
@@ -119,7 +119,7 @@ def child_argv(args: RunArgs, opts: ServeOptions) -> list[str]:
     cannot stand in for ama. Values go as `--flag=value`, so one that starts with "-"
     stays a value."""
     cwd = opts.cwd / Path(args.cwd).expanduser() if args.cwd else opts.cwd
-    argv = [sys.executable, "-P", "-m", "agent", "-p", "-", "--output-format", "stream-json",
+    argv = [sys.executable, "-P", "-m", "agent", "-p", "-", "--output-format", "ama-events",
             f"--cwd={cwd}"]
     for flag, value in (("--model", args.model or opts.model),
                         ("--sandbox", args.sandbox or opts.sandbox),
@@ -201,7 +201,7 @@ async def run_task(args: RunArgs, opts: ServeOptions, report: Report,
 
 
 def _event(line: str) -> Any:
-    """One line of the child's stream-json. ama wrote it, from values it bounded when it
+    """One line of the child's ama-events stream. ama wrote it, from values it bounded when it
     read them (tool arguments at most MAX_DEPTH deep), inside a few levels of its own;
     a line may be longer than any model output (a big patch), so length is not capped."""
     return json_loads(line, max_depth=MAX_DEPTH + 10, max_chars=max(MAX_CHARS, len(line)))
