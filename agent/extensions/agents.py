@@ -18,17 +18,13 @@ known (agent/session/subagent.py).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from agent.extensions.commands import CLAUDE_TOOLS
-from agent.extensions.frontmatter import FrontMatterError, list_field, split, text_field
-from agent.extensions.places import places
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-MAX_FILE_BYTES = 200_000
+from agent.extensions.frontmatter import list_field, split, text_field
+from agent.extensions.places import read_named
 MAX_DESCRIPTION = 1024
 BUILTIN = "explore"          # the built-in read-only agent: its name is taken
 
@@ -51,30 +47,12 @@ def find_agents(user_root: Path | None, trusted: bool, env: Mapping[str, str] | 
                 ) -> tuple[list[AgentDefinition], list[str]]:
     """(definitions, warnings). The first place that defines a name wins; a file that
     cannot be used is a warning naming it, never an error."""
-    found: dict[str, AgentDefinition] = {}
-    warnings: list[str] = []
-    for place in places("agents", user_root, trusted, env):
-        if not place.path.is_dir():
-            continue
-        for path in sorted(place.path.rglob("*.md")):
-            name = path.stem
-            if name in found or not path.is_file():
-                continue
-            if not NAME.match(name):
-                warnings.append(f"{path}: not an agent name (letters, digits, . _ : -); not used")
-            elif name == BUILTIN:
-                warnings.append(f"{path}: {BUILTIN} is the built-in agent; rename the file")
-            else:
-                try:
-                    found[name] = _read(path, name, place.scope)
-                except (OSError, UnicodeDecodeError, FrontMatterError, ValueError) as e:
-                    warnings.append(f"{path}: not used: {e}")
+    found, warnings = read_named("agents", "an agent", user_root, trusted, _read,
+                                 {BUILTIN: f"{BUILTIN} is the built-in agent"}, env)
     return list(found.values()), warnings
 
 
 def _read(path: Path, name: str, scope: str) -> AgentDefinition:
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
     fields, body = split(path.read_text(encoding="utf-8"))
     description = text_field(fields, "description")
     if not description:

@@ -26,11 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from agent.extensions.frontmatter import FrontMatterError, list_field, split, text_field
-from agent.extensions.places import places
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-MAX_FILE_BYTES = 200_000
+from agent.extensions.frontmatter import list_field, split, text_field
+from agent.extensions.places import read_named
 _ARG = re.compile(r"\$(ARGUMENTS|[1-9])")
 _PARTS = re.compile(r"!`([^`\n]+)`|\$(ARGUMENTS|[1-9])")   # one pass: output is not re-read
 CLAUDE_TOOLS = {"Bash": "shell", "Read": "read_file", "Write": "write_file", "Edit": "edit_file",
@@ -63,31 +60,11 @@ def find_commands(user_root: Path | None, trusted: bool, reserved: tuple[str, ..
                   ) -> tuple[dict[str, CustomCommand], list[str]]:
     """(name -> command, warnings). Built-in names in `reserved` are never shadowed; a file
     that cannot be read is a warning naming it, never an error."""
-    found: dict[str, CustomCommand] = {}
-    warnings: list[str] = []
-    for place in places("commands", user_root, trusted, env):
-        if not place.path.is_dir():
-            continue
-        for path in sorted(place.path.rglob("*.md")):
-            name = path.stem
-            if name in found or not path.is_file():
-                continue
-            if not NAME.match(name):
-                warnings.append(f"{path}: not a command name (letters, digits, . _ : -)")
-                continue
-            if name in reserved:
-                warnings.append(f"{path}: /{name} is a built-in command; rename the file")
-                continue
-            try:
-                found[name] = _read(path, name, place.scope)
-            except (OSError, UnicodeDecodeError, FrontMatterError, ValueError) as e:
-                warnings.append(f"{path}: not used: {e}")
-    return found, warnings
+    return read_named("commands", "a command", user_root, trusted, _read,
+                      {n: f"/{n} is a built-in command" for n in reserved}, env)
 
 
 def _read(path: Path, name: str, scope: str) -> CustomCommand:
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
     fields, body = split(path.read_text(encoding="utf-8"))
     first = next((line.strip() for line in body.splitlines() if line.strip()), "")
     return CustomCommand(

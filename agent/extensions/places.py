@@ -12,9 +12,12 @@ hash: agent/config/trust.py), and the first place that defines a name wins.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, TypeVar
+
+from agent.extensions.frontmatter import FrontMatterError
 
 from agent.config.trust import EXTENSION_DIRS as REPO_DIRS
 
@@ -39,3 +42,39 @@ def places(kind: str, user_root: Path | None, trusted: bool,
     if home:
         out.append(Place(Path(home) / ".claude" / kind, "user"))
     return out
+
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")   # a command's or an agent's
+MAX_FILE_BYTES = 200_000
+T = TypeVar("T")
+
+
+def read_named(kind: str, what: str, user_root: Path | None, trusted: bool,
+               read: Callable[[Path, str, str], T], reserved: Mapping[str, str] = {},
+               env: Mapping[str, str] | None = None) -> tuple[dict[str, T], list[str]]:
+    """Every `*.md` of `kind`'s places (subfolders only sort them: the name is the
+    file's), read with `read(path, name, scope)`; the first place that defines a name
+    wins. (name -> what was read, warnings): a bad name, one of `reserved` (name ->
+    why), a file too large or that `read` refuses (ValueError, FrontMatterError) is a
+    warning naming the file, never an error. `what` names the kind in warnings."""
+    found: dict[str, T] = {}
+    warnings: list[str] = []
+    for place in places(kind, user_root, trusted, env):
+        if not place.path.is_dir():
+            continue
+        for path in sorted(place.path.rglob("*.md")):
+            name = path.stem
+            if name in found or not path.is_file():
+                continue
+            if not NAME.match(name):
+                warnings.append(f"{path}: not {what} name (letters, digits, . _ : -); not used")
+            elif name in reserved:
+                warnings.append(f"{path}: {reserved[name]}; rename the file")
+            else:
+                try:
+                    if path.stat().st_size > MAX_FILE_BYTES:
+                        raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
+                    found[name] = read(path, name, place.scope)
+                except (OSError, UnicodeDecodeError, FrontMatterError, ValueError) as e:
+                    warnings.append(f"{path}: not used: {e}")
+    return found, warnings
