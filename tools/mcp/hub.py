@@ -251,26 +251,8 @@ class _Server:
                 raise ToolError("interrupted") from None
 
     async def _call(self, tool: str, arguments: dict[str, Any]) -> Any:
-        from mcp.shared.exceptions import MCPError
-
-        name = self.spec.name
-        if self._dead:
-            async with self._restarting:
-                if self._dead:
-                    await self._restart()
-        try:
-            return await self.connection.call(tool, arguments)
-        except TimeoutError:
-            raise ToolError(f"{tool} on MCP server {name!r} timed out after "
-                            f"{self.spec.tool_timeout:g}s (its tool_timeout)") from None
-        except ServerDied as e:
-            self._dead = str(e)
-            again = "it is started again for the next call" if not self._restarted else \
-                "it was restarted once already and is not started again"
-            raise ToolError(f"MCP server {name!r} stopped during the call to {tool} ({e}); "
-                            f"{again}") from None
-        except MCPError as e:
-            raise ToolError(f"MCP server {name!r} answered {tool} with an error: {e}") from None
+        return await self._send(tool, f"the call to {tool}", "call", ToolError,
+                                lambda client: client.call_tool(tool, arguments))
 
     async def _restart(self) -> None:
         name = self.spec.name
@@ -298,8 +280,14 @@ class _Server:
         return self.listed[kind]
 
     async def request(self, what: str, send: Any) -> Any:
-        """`send(client)` as `_call` sends a tool call (a dead session restarted once
-        first), its failures as McpRequestError naming the server and `what`."""
+        """`send(client)` as a tool call is sent, its failures as McpRequestError naming
+        the server and `what`."""
+        return await self._send(what, what, "request", McpRequestError, send)
+
+    async def _send(self, what: str, during: str, unit: str, error: type[Exception],
+                    send: Any) -> Any:
+        """`send(client)` on the session (a dead one restarted once first), bounded by
+        `tool_timeout`; every failure as `error` saying what happened to `what`."""
         from mcp.shared.exceptions import MCPError
 
         name = self.spec.name
@@ -309,19 +297,18 @@ class _Server:
                     try:
                         await self._restart()
                     except ToolError as e:
-                        raise McpRequestError(str(e)) from None
+                        raise error(str(e)) from None
                     self.listed.clear()
         try:
             return await self.connection.request(send)
         except TimeoutError:
-            raise McpRequestError(f"{what} on MCP server {name!r} timed out after "
-                                  f"{self.spec.tool_timeout:g}s (its tool_timeout)") from None
+            raise error(f"{what} on MCP server {name!r} timed out after "
+                        f"{self.spec.tool_timeout:g}s (its tool_timeout)") from None
         except ServerDied as e:
             self._dead = str(e)
-            again = "it is started again for the next request" if not self._restarted else \
+            again = f"it is started again for the next {unit}" if not self._restarted else \
                 "it was restarted once already and is not started again"
-            raise McpRequestError(f"MCP server {name!r} stopped during {what} ({e}); "
-                                  f"{again}") from None
+            raise error(f"MCP server {name!r} stopped during {during} ({e}); {again}") from None
         except (MCPError, EndlessList) as e:
-            raise McpRequestError(f"MCP server {name!r} answered {what} with an error: "
-                                  f"{getattr(e, 'message', None) or e}") from None
+            raise error(f"MCP server {name!r} answered {what} with an error: "
+                        f"{getattr(e, 'message', None) or e}") from None
