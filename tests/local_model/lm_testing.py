@@ -68,7 +68,26 @@ PRESETS: dict[str, dict] = {
         first_k_dense_replace=1, topk_method="greedy", norm_topk_prob=False, routed_scaling_factor=1.0,
         rms_norm_eps=1e-6, max_position_embeddings=1024, rope_theta=10000.0,
     ),
+    # Qwen3-30B-A3B-shaped: GQA (4 query heads on 2 kv heads) with q/k norms, head_dim != hidden / heads,
+    # norm_topk_prob, rope_theta 1e6; layer 1 dense through mlp_only_layers, 0 and 2 sparse
+    "qwen3_moe": dict(
+        arch="Qwen3Moe", vocab_size=320, hidden_size=64, intermediate_size=96, moe_intermediate_size=24,
+        num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=24, num_experts=8,
+        num_experts_per_tok=3, decoder_sparse_step=1, mlp_only_layers=[1], norm_topk_prob=True, rms_norm_eps=1e-6,
+        max_position_embeddings=256, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    ),
+    # Qwen3-MoE with every query head on one kv head, decoder_sparse_step 2 (layers 1 and 3 sparse,
+    # 0 and 2 dense), no renormalisation of the top-k weights, YaRN as Qwen documents it for long contexts
+    "qwen3_moe_yarn": dict(
+        arch="Qwen3Moe", vocab_size=320, hidden_size=64, intermediate_size=80, moe_intermediate_size=16,
+        num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=1, head_dim=16, num_experts=16,
+        num_experts_per_tok=4, decoder_sparse_step=2, norm_topk_prob=False, rms_norm_eps=1e-5,
+        max_position_embeddings=256,
+        rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                         "original_max_position_embeddings": 64},
+    ),
 }
+QWEN_PRESETS = ("qwen3_moe", "qwen3_moe_yarn")
 
 
 def hf_config(preset: str, **overrides):
@@ -125,7 +144,7 @@ def assert_cached_decode_matches(ours, cache, ref, ref_cache, tokens: torch.Tens
         mine = ours(token, cache)
         theirs = ref(input_ids=token, cache=ref_cache, use_cache=True)
         ref_cache = theirs.cache
-        torch.testing.assert_close(mine.double(), theirs.logits, atol=atol, rtol=0, msg=f"decode step {step}")
+        torch.testing.assert_close(mine.double(), theirs.logits.double(), atol=atol, rtol=0, msg=f"decode step {step}")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
