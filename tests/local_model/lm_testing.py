@@ -190,6 +190,42 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
+# Shaped like Qwen3's template (ChatML; tools listed as JSON in <tools>, calls written as
+# <tool_call>{"name", "arguments"}</tool_call>, results as <tool_response> in a user turn) and
+# like Qwen3-Coder's (the same ChatML, but calls written in the XML form, walking the arguments
+# as a mapping with `|items`, which a JSON string would break).
+_QWEN_SYSTEM = (
+    "{% if tools %}<|im_start|>system\n{% if messages[0].role == 'system' %}{{ messages[0].content + '\n\n' }}"
+    "{% endif %}{{ '# Tools\n\n<tools>' }}{% for tool in tools %}{{ '\n' + tool | tojson }}{% endfor %}"
+    "{{ '\n</tools>\n\nTOOL_FORMAT<|im_end|>\n' }}"
+    "{% elif messages[0].role == 'system' %}{{ '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}{% endif %}"
+)
+_QWEN_TURNS = (
+    "{% for message in messages if message.role != 'system' %}"
+    "{% if message.role == 'assistant' and message.tool_calls %}{{ '<|im_start|>assistant\n' + (message.content or '') }}"
+    "{% for tool_call in message.tool_calls %}CALL{% endfor %}{{ '<|im_end|>\n' }}"
+    "{% elif message.role == 'tool' %}{{ '<|im_start|>user\n<tool_response>\n' + message.content }}"
+    "{{ '\n</tool_response><|im_end|>\n' }}"
+    "{% else %}{{ '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+QWEN3_TEMPLATE = (
+    _QWEN_SYSTEM.replace("TOOL_FORMAT", 'Call a function as <tool_call>\\n{"name": NAME, "arguments": ARGUMENTS}'
+                                        '\\n</tool_call>')
+    + _QWEN_TURNS.replace("CALL", "{{ '\n<tool_call>\n{\"name\": \"' + tool_call.function.name + '\", \"arguments\": ' }}"
+                                  "{% if tool_call.function.arguments is string %}{{ tool_call.function.arguments }}"
+                                  "{% else %}{{ tool_call.function.arguments | tojson }}{% endif %}"
+                                  "{{ '}\n</tool_call>' }}"))
+QWEN3_CODER_TEMPLATE = (
+    _QWEN_SYSTEM.replace("TOOL_FORMAT", "Call a function as <tool_call>\\n<function=NAME>\\n<parameter=P>\\nVALUE"
+                                        "\\n</parameter>\\n</function>\\n</tool_call>")
+    + _QWEN_TURNS.replace("CALL", "{{ '\n<tool_call>\n<function=' + tool_call.function.name + '>\n' }}"
+                                  "{% for name, value in tool_call.function.arguments|items %}"
+                                  "{{ '<parameter=' + name + '>\n' }}"
+                                  "{% if value is mapping or (value is sequence and value is not string) %}"
+                                  "{{ value | tojson }}{% else %}{{ value }}{% endif %}{{ '\n</parameter>\n' }}"
+                                  "{% endfor %}{{ '</function>\n</tool_call>' }}"))
+
 
 def make_tokenizer(path: Path, template: str, vocab_size: int = 300, template_file: bool = False) -> Path:
     """Train a tiny byte-level BPE (ASCII corpus: non-ASCII text stays split into byte tokens) and
