@@ -5,11 +5,14 @@ and v = W_V x for each of Hkv key/value heads (the norms act on each head's Dh v
 RoPE is rotate-half over the whole head). Query head h reads key/value head h // G, G = H / Hkv.
 Keys and values are cached as they are (cache.KVCache): 2 * Hkv * Dh values per token and layer.
 
-* naive  the reference: keys and values repeated to H heads, one einsum for the scores.
-* fast   (every other name) the G query heads of a key/value head stacked as the rows of one
-  matrix product against that head's keys, so the cache is read once per key/value head and
-  never repeated. On accelerators torch's fused scaled_dot_product_attention (enable_gqa); on
-  CPU plain matmuls over blocks of queries, skipping the key blocks the causal mask hides.
+* naive    the reference: keys and values repeated to H heads, one einsum for the scores.
+* fused    torch's scaled_dot_product_attention with enable_gqa: the key/value heads are shared
+           by their query heads inside the kernel, never repeated in memory.
+* blocked  the G query heads of a key/value head stacked as the rows of one matrix product
+           against that head's keys (the cache read once per key/value head), over blocks of
+           queries, skipping the key blocks the causal mask hides: plain matmuls, fast on CPU.
+* auto     fused on accelerators, blocked on CPU. The MLA names "absorbed" and "expanded"
+           (which the engine's captured decode step passes) mean auto here.
 
 Shapes: B batch, S new tokens, T keys, H heads, Hkv key/value heads, G = H / Hkv, Dh head_dim, D hidden.
 """
@@ -25,6 +28,8 @@ from .cache import CacheStep, KVCache
 from .config import ModelConfig
 from .kernels import KernelPolicy, Linear
 from .layers import RMSNorm, apply_rope
+
+GQA_IMPLS = ("auto", "naive", "fused", "blocked")
 
 
 class GQA(nn.Module):
@@ -60,8 +65,7 @@ class GQA(nn.Module):
             mask: [B, S, T] bool, True where query s may see key t; None for causal attention
                 aligned at the end (query s sees keys t <= s + T - S).
             cache, step: the key/value cache and this step's write plan (both or neither).
-            impl: "naive" (the reference) or anything else (the fast path; the model's MLA
-                names "auto", "absorbed", "expanded" all mean it here).
+            impl: one of GQA_IMPLS ("absorbed" and "expanded" mean "auto").
         Returns: [B, S, D].
         """
         bsz, seqlen, _ = x.shape
@@ -77,12 +81,16 @@ class GQA(nn.Module):
         keys, values = kv[:, :, 0], kv[:, :, 1]  # [B, Hkv, T, Dh] each
         # 3. attention: [B, S, H, Dh]
         q = q.view(bsz, seqlen, self.n_kv_heads, self.groups, self.head_dim)
+        if impl in ("auto", "absorbed", "expanded"):
+            impl = "blocked" if q.device.type == "cpu" else "fused"
         if impl == "naive":
             out = self._naive(q, keys, values, mask)
-        elif q.device.type != "cpu":
+        elif impl == "fused":
             out = self._fused(q, keys, values, mask)
-        else:
+        elif impl == "blocked":
             out = self._blocked(q, keys, values, mask)
+        else:
+            raise ValueError(f"unknown GQA implementation {impl!r}; expected one of {GQA_IMPLS}")
         return self.o_proj(out.reshape(bsz, seqlen, self.n_heads * self.head_dim))
 
     def _naive(self, q, keys, values, mask) -> torch.Tensor:

@@ -86,8 +86,8 @@ class DeepseekModel(nn.Module):
                 None runs the tokens as complete sequences starting at position 0.
             seq_lens: valid tokens per row (default: S for every row).
             mla: "auto" (fast: expanded for prefill, absorbed for decode), "absorbed", "expanded" or
-                "naive" (the reference) attention. A GQA model has one fast path: "naive" is its
-                reference, any other name the fast path.
+                "naive" (the reference) attention; a GQA model takes "auto", "naive", "fused" or
+                "blocked" (gqa.GQA_IMPLS; the MLA names mean "auto" there).
             moe: "grouped" (fast) or "looped" (reference) experts.
             last_only: return only the logits of each row's last valid token.
         Returns:

@@ -119,15 +119,22 @@ def test_fast_gqa_equals_naive_with_and_without_masks(checkpoints, name):
     reference that repeats them; plain causal, right-padded rows, and a ragged chunk on a ragged cache."""
     model = load_model(checkpoints(name), dtype=torch.float64)
     ids = _ids(name, (3, 11), 3)
-    torch.testing.assert_close(model(ids), model(ids, mla="naive"), atol=ATOL, rtol=0)
-    torch.testing.assert_close(model(ids, seq_lens=[11, 6, 8]), model(ids, seq_lens=[11, 6, 8], mla="naive"),
-                               atol=ATOL, rtol=0)
-    outs = []
-    for impl in ("auto", "naive"):
+    reference = model(ids, mla="naive")
+    ragged = model(ids, seq_lens=[11, 6, 8], mla="naive")
+    for impl in ("blocked", "fused"):  # fused is the accelerators' kernel; torch runs it on CPU too
+        torch.testing.assert_close(model(ids, mla=impl), reference, atol=ATOL, rtol=0, msg=impl)
+        torch.testing.assert_close(model(ids, seq_lens=[11, 6, 8], mla=impl), ragged, atol=ATOL, rtol=0, msg=impl)
+    outs = {}
+    for impl in ("blocked", "fused", "naive"):
         cache = model.new_cache(3, 32)
         model(ids[:, :4], cache, seq_lens=[4, 2, 3], mla=impl)
-        outs.append(model(ids[:, 4:], cache, seq_lens=[7, 5, 6], mla=impl))
-    torch.testing.assert_close(outs[0], outs[1], atol=ATOL, rtol=0)
+        outs[impl] = [model(ids[:, 4:], cache, seq_lens=[7, 5, 6], mla=impl)]
+        outs[impl] += [model(ids[:, 11 - n : 12 - n], cache, mla=impl) for n in (1, 2)]  # decode steps
+    for impl in ("blocked", "fused"):
+        for got, want in zip(outs[impl], outs["naive"]):
+            torch.testing.assert_close(got, want, atol=ATOL, rtol=0, msg=impl)
+    with pytest.raises(ValueError, match="GQA implementation"):
+        model(ids, mla="flash")
 
 
 def test_gqa_cache_holds_exactly_keys_and_values(checkpoints):
