@@ -91,25 +91,26 @@ def test_cache_holds_only_latent_and_shared_key(checkpoints):
         model(_ids("v3", (2, 9), 0), cache)
 
 
-def test_bfloat16_runs_and_stays_close(checkpoints):
-    path = checkpoints("moonlight")
-    ids = _ids("moonlight", (1, 8), 5)
+@pytest.mark.parametrize("name", ["moonlight", "qwen3_moe"])
+def test_bfloat16_runs_and_stays_close(checkpoints, name):
+    path = checkpoints(name)
+    ids = _ids(name, (1, 8), 5)
     ref = load_model(path, dtype=torch.float32)(ids)
     low = load_model(path, dtype=torch.bfloat16)(ids)
     assert low.dtype == torch.bfloat16
     assert (low.float() - ref).abs().max() < 0.15 * ref.abs().max()
 
 
-@pytest.mark.parametrize("name", ["v2_lite", "qwen3_moe"])
-def test_blocked_expanded_prefill_equals_naive(checkpoints, name):
+@pytest.mark.parametrize("name, impl", [("v2_lite", "expanded"), ("qwen3_moe", "blocked")])
+def test_blocked_expanded_prefill_equals_naive(checkpoints, name, impl):
     """The CPU prefill scores queries in blocks, masking only each block's last square of
     keys; with tiny blocks a short prompt crosses many block edges, also on top of a cache."""
     model = load_model(checkpoints(name), kernels=KernelPolicy(prefill_query_block=3))
     ids = _ids(name, (1, 11), 5)
     full = model(ids, mla="naive")
-    torch.testing.assert_close(model(ids, mla="expanded"), full, atol=ATOL, rtol=0)
+    torch.testing.assert_close(model(ids, mla=impl), full, atol=ATOL, rtol=0)
     cache = model.new_cache(1, 16)
-    pieces = [model(ids[:, :4], cache, mla="expanded"), model(ids[:, 4:], cache, mla="expanded")]
+    pieces = [model(ids[:, :4], cache, mla=impl), model(ids[:, 4:], cache, mla=impl)]
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=ATOL, rtol=0)
 
 
