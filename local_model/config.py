@@ -71,7 +71,7 @@ class ModelConfig:
     model_type: str = "deepseek_v3"  # "deepseek_v2" | "deepseek_v3" (kimi_k2 is read as v3) | "qwen3_moe"
     vocab_size: int = 102400  # rows of the embedding and of lm_head
     hidden_size: int = 2048  # D, width of the residual stream
-    intermediate_size: int = 10944  # hidden width of the dense MLPs (layers < first_k_dense_replace)
+    intermediate_size: int = 10944  # hidden width of the dense MLPs (the layers is_moe_layer says are not MoE)
     num_hidden_layers: int = 27  # decoder layers; a V3 MTP layer stored after them is skipped
     num_attention_heads: int = 16  # H
     rms_norm_eps: float = 1e-6  # eps of the block and final RMSNorms (latent norms use 1e-6)
