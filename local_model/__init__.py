@@ -1,4 +1,5 @@
-"""local_model: a from-scratch inference engine for DeepSeek-V2/V3-family MoE/MLA checkpoints.
+"""local_model: a from-scratch inference engine for MoE checkpoints: the DeepSeek-V2/V3 family
+(Multi-head Latent Attention) and Qwen3-MoE (grouped-query attention).
 
     from local_model import load_model, load_tokenizer, generate, SamplingParams
     model = load_model("/path/to/checkpoint", device="cuda", dtype=torch.bfloat16)
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .allocator import retain_freed_memory
-from .cache import LatentCache
+from .cache import KVCache, LatentCache
 from .config import ConfigError, ModelConfig
 from .generate import generate
 from .kernels import KernelPolicy
@@ -24,7 +25,8 @@ from .tokenizer import ChatTokenizer, load_tokenizer
 from .weights import CheckpointError, load_weights
 
 __all__ = [
-    "ChatTokenizer", "CheckpointError", "ConfigError", "DeepseekModel", "KernelPolicy", "LatentCache", "ModelConfig",
+    "ChatTokenizer", "CheckpointError", "ConfigError", "DeepseekModel", "KVCache", "KernelPolicy", "LatentCache",
+    "ModelConfig",
     "SamplingParams", "default_dtype", "generate", "load_model", "load_tokenizer",
 ]
 

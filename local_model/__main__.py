@@ -22,7 +22,7 @@ def _dtype(name: str) -> torch.dtype:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_model",
-                                     description="Run DeepSeek-V2/V3-family MoE/MLA checkpoints locally.")
+                                     description="Run DeepSeek-V2/V3-family and Qwen3-MoE checkpoints locally.")
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="stream a completion for one prompt")
     gen.add_argument("--checkpoint", required=True, help="folder with config.json, *.safetensors, tokenizer.json")

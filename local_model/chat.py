@@ -9,6 +9,7 @@ strings, as they arrive.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,13 @@ from typing import Any
 from .generate import StreamDecoder
 from .request import BadRequest, ChatRequest, NamedToolChoice, parse_chat_request
 from .tokenizer import ChatTokenizer
-from .tool_calls import MARKERS, ParsedToolCall, ToolCallParser, format_tool_call, tools_prompt
+from .tool_calls import MARKERS, ParsedToolCall, ToolCallDelta, ToolCallParser, format_tool_call, tools_prompt
+from . import untrusted_json
+from .xml_calls import Types, parameter_types
+
+# A template that walks a call's arguments as a mapping (Qwen3-Coder's `tool_call.arguments|items`)
+# gets them parsed: OpenAI clients send them as a JSON string.
+_ARGUMENTS_AS_MAPPING = re.compile(r"arguments\s*\|\s*(?:items|dictsort)|arguments\.items\(\)")
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class PreparedChat:
     request: ChatRequest
     prompt: list[int]
     parse_tools: bool  # tools are offered, so tool calls in the output are parsed
+    types: Types  # the offered tools' parameter types (for XML tool-call values)
 
 
 def prepare_chat(tokenizer: ChatTokenizer, family: str, body: bytes | str) -> PreparedChat:
@@ -33,7 +41,7 @@ def prepare_chat(tokenizer: ChatTokenizer, family: str, body: bytes | str) -> Pr
     request = parse_chat_request(body)
     tools = select_tools([t.model_dump(exclude_none=True) for t in request.tools or []], request.tool_choice)
     prompt = build_prompt(tokenizer, family, [m.model_dump(exclude_none=True) for m in request.messages], tools)
-    return PreparedChat(request, prompt, tools is not None)
+    return PreparedChat(request, prompt, tools is not None, parameter_types(tools))
 
 
 def select_tools(tools: Sequence[Mapping], tool_choice: str | NamedToolChoice | None) -> list[Mapping] | None:
@@ -69,15 +77,17 @@ def build_prompt(tokenizer: ChatTokenizer, family: str, messages: Sequence[Mappi
         raise BadRequest("this checkpoint has no chat template; it cannot serve chat completions")
     knows_tools, knows_calls = "tools" in source, "tool_calls" in source
     knows_tool_role = "'tool'" in source or '"tool"' in source
+    mapping_arguments = bool(_ARGUMENTS_AS_MAPPING.search(source))
     out: list[dict[str, Any]] = []
-    for m in messages:
+    for i, m in enumerate(messages):
         role = m["role"]
         content = _text(m.get("content"))
         msg: dict[str, Any] = {"role": "system" if role == "developer" else role, "content": content}
         if role == "assistant" and m.get("tool_calls"):
             calls = m["tool_calls"]
             if knows_calls:
-                msg["tool_calls"] = calls
+                msg["tool_calls"] = [_arguments_as_mapping(c, f"messages[{i}].tool_calls[{k}].function.arguments")
+                                     for k, c in enumerate(calls)] if mapping_arguments else calls
             else:
                 msg["content"] = (content or "") + "".join(
                     format_tool_call(family, c["function"]["name"], c["function"].get("arguments") or "{}", k)
@@ -102,37 +112,55 @@ def build_prompt(tokenizer: ChatTokenizer, family: str, messages: Sequence[Mappi
         raise BadRequest(f"the chat template could not render these messages: {exc}", "messages") from exc
 
 
+def _arguments_as_mapping(call: Mapping[str, Any], param: str) -> Mapping[str, Any]:
+    """`call` with its function's arguments parsed from JSON text to a mapping (empty text: {})."""
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    if not isinstance(arguments, str):
+        return call
+    try:
+        parsed = untrusted_json.loads(arguments) if arguments.strip() else {}
+    except untrusted_json.JSONRejected as exc:
+        raise BadRequest(f"the chat template needs the arguments as a JSON object, but {exc}", param) from None
+    if not isinstance(parsed, dict):
+        raise BadRequest(f"the chat template needs the arguments as a JSON object, not {type(parsed).__name__}",
+                         param)
+    return {**call, "function": {**function, "arguments": parsed}}
+
+
 class OutputAssembler:
     """Generated ids -> visible text pieces and tool calls, with stop strings applied.
 
-    push(id) / finish() return a list of str (text to show) and ParsedToolCall items.
-    `stopped` turns True once a stop string appeared (the text stops before it); the
-    caller then cancels generation. Special tokens are dropped from the text, except
-    those that spell a tool-call marker.
+    push(id) / finish() return a list of str (text to show), ParsedToolCall and (with
+    `deltas`) ToolCallDelta items (see tool_calls.ToolCallParser; types: the offered tools'
+    parameter types). `stopped` turns True once a stop string appeared (the text stops
+    before it); the caller then cancels generation. Special tokens are dropped from the
+    text, except those that spell a tool-call marker.
     """
 
-    def __init__(self, tokenizer: ChatTokenizer, stop: Sequence[str] = (), parse_tools: bool = True):
+    def __init__(self, tokenizer: ChatTokenizer, stop: Sequence[str] = (), parse_tools: bool = True,
+                 types: Types | None = None, deltas: bool = False):
         specials = {i: t.content for i, t in tokenizer.tokenizer.get_added_tokens_decoder().items() if t.special}
         self._skip = {i for i, text in specials.items() if not any(text in m or m in text for m in MARKERS)}
         self._decoder = StreamDecoder(lambda ids: tokenizer.decode(ids, skip_special_tokens=False))
         self._stop = [s for s in stop if s]
         self._held = ""  # text that may be the start of a stop string
-        self._parser = ToolCallParser() if parse_tools else None
+        self._parser = ToolCallParser(types, deltas) if parse_tools else None
         self.stopped = False
         self.calls: list[ParsedToolCall] = []
 
-    def push(self, token_id: int) -> list[str | ParsedToolCall]:
+    def push(self, token_id: int) -> list[str | ParsedToolCall | ToolCallDelta]:
         if self.stopped or token_id in self._skip:
             return []
         return self._text(self._decoder.push(token_id), final=False)
 
-    def finish(self) -> list[str | ParsedToolCall]:
+    def finish(self) -> list[str | ParsedToolCall | ToolCallDelta]:
         out = [] if self.stopped else self._text(self._decoder.flush(), final=True)
         if self._parser is not None:
             out += self._track(self._parser.finish())
         return out
 
-    def _text(self, piece: str, final: bool) -> list[str | ParsedToolCall]:
+    def _text(self, piece: str, final: bool) -> list[str | ParsedToolCall | ToolCallDelta]:
         text = self._held + piece
         cut = min((i for s in self._stop if (i := text.find(s)) >= 0), default=-1)
         if cut >= 0:
@@ -146,7 +174,7 @@ class OutputAssembler:
             return []
         return self._track(self._parser.feed(text)) if self._parser is not None else [text]
 
-    def _track(self, items: list[str | ParsedToolCall]) -> list[str | ParsedToolCall]:
+    def _track(self, items: list) -> list[str | ParsedToolCall | ToolCallDelta]:
         self.calls += [i for i in items if isinstance(i, ParsedToolCall)]
         return [i for i in items if not (isinstance(i, str) and not i)]
 

@@ -1,8 +1,10 @@
 """The model configuration: every number that changes the math, read from `config.json`.
 
-`ModelConfig.from_dict` accepts the spellings found in real checkpoints (DeepSeek-V2,
-DeepSeek-V2-Lite, DeepSeek-V3, Moonlight, Kimi-K2) and in configs written by
-transformers 5 (`rope_parameters` instead of `rope_scaling` + `rope_theta`). A key it
+Two attention families share one config: Multi-head Latent Attention (DeepSeek-V2/V3,
+Moonlight, Kimi-K2: `attention == "mla"`) and grouped-query attention with per-head q/k
+RMSNorm (Qwen3-MoE: `attention == "gqa"`). `ModelConfig.from_dict` accepts the spellings
+found in real checkpoints and in configs written by transformers 5 (`rope_parameters`
+instead of `rope_scaling` + `rope_theta`, `num_local_experts` for `num_experts`). A key it
 does not know, or a value it cannot honour, raises `ConfigError` naming the key: an
 engine that silently ignored `"topk_method": "something_new"` would produce plausible
 garbage.
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "kimi_k2")
+MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "kimi_k2", "qwen3_moe")
+GQA_MODEL_TYPES = ("qwen3_moe",)
 TOPK_METHODS = ("greedy", "group_limited_greedy", "noaux_tc")
 SCORING_FUNCS = ("softmax", "sigmoid")
 
@@ -41,6 +44,10 @@ DIRECT_KEYS = frozenset({
 })
 # Of those, the ones where null means something (absent feature) rather than "use the default".
 NULLABLE_KEYS = frozenset({"q_lora_rank", "n_routed_experts", "bos_token_id"})
+# Qwen3-MoE keys whose value must be the one the architecture implements (key -> that value).
+QWEN_FIXED = {"use_sliding_window": False, "qkv_bias": False, "use_qk_norm": True, "shared_expert_intermediate_size": 0}
+# Qwen3-MoE keys that only matter for a feature the fixed ones turn off (sliding-window attention).
+QWEN_IGNORED = frozenset({"sliding_window", "max_window_layers"})
 # rope_parameters / rope_scaling keys we understand.
 ROPE_KEYS = frozenset({
     "rope_type", "type", "rope_theta", "factor", "original_max_position_embeddings", "beta_fast",
@@ -54,17 +61,17 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters of a DeepSeek-V2/V3-family model.
+    """Hyper-parameters of a DeepSeek-V2/V3-family (MLA) or Qwen3-MoE (GQA) model.
 
     Shapes used throughout: D hidden_size, H num_attention_heads, R kv_lora_rank,
     Dn qk_nope_head_dim, Dr qk_rope_head_dim, Dv v_head_dim, E n_routed_experts,
-    K num_experts_per_tok, I moe_intermediate_size.
+    K num_experts_per_tok, I moe_intermediate_size; for GQA Hkv num_key_value_heads, Dh head_dim.
     """
 
-    model_type: str = "deepseek_v3"  # "deepseek_v2" | "deepseek_v3" (kimi_k2 is read as v3)
+    model_type: str = "deepseek_v3"  # "deepseek_v2" | "deepseek_v3" (kimi_k2 is read as v3) | "qwen3_moe"
     vocab_size: int = 102400  # rows of the embedding and of lm_head
     hidden_size: int = 2048  # D, width of the residual stream
-    intermediate_size: int = 10944  # hidden width of the dense MLPs (layers < first_k_dense_replace)
+    intermediate_size: int = 10944  # hidden width of the dense MLPs (the layers is_moe_layer says are not MoE)
     num_hidden_layers: int = 27  # decoder layers; a V3 MTP layer stored after them is skipped
     num_attention_heads: int = 16  # H
     rms_norm_eps: float = 1e-6  # eps of the block and final RMSNorms (latent norms use 1e-6)
@@ -78,8 +85,10 @@ class ModelConfig:
     n_shared_experts: int = 0  # always-on experts, run as one MLP of width I * n_shared_experts
     num_experts_per_tok: int = 1  # K, routed experts per token
     moe_intermediate_size: int = 1408  # I, hidden width of one expert
-    first_k_dense_replace: int = 0  # layers [0, k) use a dense MLP
-    moe_layer_freq: int = 1  # from layer k on, every n-th layer is MoE (all shipped models: 1)
+    first_k_dense_replace: int = 0  # MLA: layers [0, k) use a dense MLP
+    moe_layer_freq: int = 1  # MLA: from layer k on, every n-th layer is MoE (all shipped models: 1)
+    decoder_sparse_step: int = 1  # GQA: layer i is MoE iff (i + 1) % step == 0 (and not in mlp_only_layers)
+    mlp_only_layers: tuple[int, ...] = ()  # GQA: layers with a dense MLP of width intermediate_size
     topk_method: str = "greedy"  # "greedy" | "group_limited_greedy" | "noaux_tc"
     n_group: int = 1  # expert groups for group-limited routing
     topk_group: int = 1  # groups a token may route into
@@ -93,6 +102,10 @@ class ModelConfig:
     qk_nope_head_dim: int = 128  # Dn, per-head query/key part without position
     qk_rope_head_dim: int = 64  # Dr, decoupled rotary part (shared key, one per token)
     v_head_dim: int = 128  # Dv
+
+    # gqa (Qwen3-MoE): per-head q/k RMSNorm, rotate-half RoPE over the whole head
+    num_key_value_heads: int = 4  # Hkv, key/value heads; query head h reads kv head h // (H / Hkv)
+    head_dim: int = 128  # Dh, width of every query, key and value head
 
     # yarn (rope_type "default" leaves everything below but rope_theta/rope_interleave unused)
     rope_theta: float = 10000.0  # RoPE base
@@ -112,13 +125,26 @@ class ModelConfig:
 
     # ---- derived -------------------------------------------------------------------
     @property
+    def attention(self) -> str:
+        """"mla" (DeepSeek family) or "gqa" (Qwen3-MoE): which attention and cache the model builds."""
+        return "gqa" if self.model_type in GQA_MODEL_TYPES else "mla"
+
+    @property
+    def rope_dim(self) -> int:
+        """Width of the rotated part of a query/key head: Dr for MLA, the whole head Dh for GQA."""
+        return self.head_dim if self.attention == "gqa" else self.qk_rope_head_dim
+
+    @property
     def qk_head_dim(self) -> int:
         """Dn + Dr: the width a query head is compared over."""
         return self.qk_nope_head_dim + self.qk_rope_head_dim
 
     @property
     def softmax_scale(self) -> float:
-        """1/sqrt(Dn+Dr), times mscale(s, mscale_all_dim)**2 when YaRN is on."""
+        """MLA: 1/sqrt(Dn+Dr), times mscale(s, mscale_all_dim)**2 when YaRN is on. GQA: 1/sqrt(Dh)
+        (YaRN only scales cos/sin there, as transformers' Qwen3-MoE does)."""
+        if self.attention == "gqa":
+            return self.head_dim ** -0.5
         scale = self.qk_head_dim ** -0.5
         if self.rope_type == "yarn" and self.mscale_all_dim:
             m = yarn_mscale(self.rope_factor, self.mscale_all_dim)
@@ -138,8 +164,11 @@ class ModelConfig:
 
     def is_moe_layer(self, layer: int) -> bool:
         """Whether decoder layer `layer` has a routed MoE feed-forward (else a dense MLP)."""
-        return (self.n_routed_experts is not None and layer >= self.first_k_dense_replace
-                and layer % self.moe_layer_freq == 0)
+        if self.n_routed_experts is None:
+            return False
+        if self.attention == "gqa":  # transformers' Qwen3MoeDecoderLayer
+            return layer not in self.mlp_only_layers and (layer + 1) % self.decoder_sparse_step == 0
+        return layer >= self.first_k_dense_replace and layer % self.moe_layer_freq == 0
 
     # ---- parsing -------------------------------------------------------------------
     @classmethod
@@ -167,6 +196,8 @@ class ModelConfig:
         out["topk_method"] = "noaux_tc" if v3 else "greedy"
         out["scoring_func"] = "sigmoid" if v3 else "softmax"
         out["norm_topk_prob"] = v3
+        if model_type in GQA_MODEL_TYPES:
+            _read_qwen(raw, out)
 
         _check_fixed(raw, "hidden_act", "silu")
         _check_fixed(raw, "attention_bias", False)
@@ -203,6 +234,14 @@ class ModelConfig:
             raise ConfigError(f"rope type {self.rope_type!r} is not supported; expected 'default' or 'yarn'")
         if self.qk_rope_head_dim % 2:
             raise ConfigError(f"qk_rope_head_dim {self.qk_rope_head_dim} must be even")
+        if self.attention == "gqa":
+            if self.head_dim % 2:
+                raise ConfigError(f"head_dim {self.head_dim} must be even")
+            if self.num_key_value_heads < 1 or self.num_attention_heads % self.num_key_value_heads:
+                raise ConfigError(f"num_attention_heads {self.num_attention_heads} is not a multiple of "
+                                  f"num_key_value_heads {self.num_key_value_heads}")
+            if self.decoder_sparse_step < 1:
+                raise ConfigError(f"decoder_sparse_step {self.decoder_sparse_step} must be >= 1")
         if self.moe_layer_freq < 1:
             raise ConfigError(f"moe_layer_freq {self.moe_layer_freq} must be >= 1")
         if self.n_routed_experts is not None:
@@ -230,6 +269,40 @@ def _check_fixed(raw: dict, key: str, supported: Any) -> None:
         raise ConfigError(f"{key}={value!r} is not supported; this engine implements {key}={supported!r}")
 
 
+def _read_qwen(raw: dict, out: dict) -> None:
+    """Fold Qwen3-MoE's own keys into `out` (the shared ones are read by from_dict)."""
+    for key, supported in QWEN_FIXED.items():
+        _check_fixed(raw, key, supported)
+    for key in QWEN_IGNORED:
+        raw.pop(key, None)
+    layer_types = raw.pop("layer_types", None) or ()
+    if any(t != "full_attention" for t in layer_types):
+        raise ConfigError(f"layer_types {sorted(set(layer_types))} is not supported; this engine implements "
+                          "full attention in every layer (no sliding window)")
+    heads = raw.get("num_attention_heads", ModelConfig.num_attention_heads)
+    out["head_dim"] = int(raw.pop("head_dim", None) or raw.get("hidden_size", ModelConfig.hidden_size) // heads)
+    out["num_key_value_heads"] = int(raw.pop("num_key_value_heads", None) or heads)
+    # transformers 5 writes num_local_experts (its attribute_map for num_experts); 0 makes every layer dense
+    experts = raw.pop("num_experts", None)
+    local = raw.pop("num_local_experts", None)
+    experts = experts if experts is not None else local
+    out["n_routed_experts"] = int(experts) if experts else None
+    if "n_routed_experts" in raw:
+        raise ConfigError("a qwen3_moe config names its experts num_experts, not n_routed_experts")
+    if (step := raw.pop("decoder_sparse_step", None)) is not None:
+        out["decoder_sparse_step"] = int(step)
+    only = raw.pop("mlp_only_layers", None) or []
+    if not isinstance(only, list) or not all(isinstance(i, int) for i in only):
+        raise ConfigError(f"mlp_only_layers must be a list of layer indices, got {only!r}")
+    out["mlp_only_layers"] = tuple(only)
+    out["rope_interleave"] = False  # Qwen stores q/k heads for rotate-half RoPE
+    for key in ("kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
+                "n_shared_experts", "first_k_dense_replace", "moe_layer_freq", "topk_method", "n_group",
+                "topk_group", "scoring_func", "routed_scaling_factor"):
+        if key in raw:
+            raise ConfigError(f"{key} is a DeepSeek-family key; a qwen3_moe config cannot set it")
+
+
 def _read_rope(raw: dict, out: dict) -> None:
     """Fold `rope_parameters` (transformers 5) or `rope_scaling` + `rope_theta` (older) into `out`."""
     params = raw.pop("rope_parameters", None)
@@ -244,13 +317,14 @@ def _read_rope(raw: dict, out: dict) -> None:
     if not isinstance(params, dict):
         raise ConfigError(f"rope_parameters must be a mapping, got {type(params).__name__}")
     if params and all(isinstance(v, dict) for v in params.values()):
-        raise ConfigError("per-layer-type rope_parameters are not supported by DeepSeek-family models")
+        raise ConfigError("per-layer-type rope_parameters are not supported (every layer here has one RoPE)")
     unknown = set(params) - ROPE_KEYS
     if unknown:
         raise ConfigError(f"rope_parameters has keys this engine does not know: {sorted(unknown)}")
     rope_type = params.get("rope_type") or params.get("type") or "default"
     if params.get("partial_rotary_factor", 1.0) != 1.0:
-        raise ConfigError("rope partial_rotary_factor != 1 is not supported (MLA ropes all of qk_rope_head_dim)")
+        raise ConfigError("rope partial_rotary_factor != 1 is not supported (MLA ropes all of qk_rope_head_dim, "
+                          "Qwen3 all of head_dim)")
     out["rope_theta"] = float(params.get("rope_theta") or theta or 10000.0)
     out["rope_type"] = rope_type
     if rope_type != "yarn":

@@ -36,7 +36,7 @@ from .scheduler import PrefillChunk, Scheduler, Sequence, StepPlan
 class EngineConfig:
     """How much the engine holds at once."""
 
-    max_batch: int = 8  # sequences decoded together: the rows of the latent cache
+    max_batch: int = 8  # sequences decoded together: the rows of the KV cache (latent or GQA)
     max_len: int = 8192  # tokens per sequence, prompt + completion: the cache's capacity per row
     # prompt tokens prefilled per step, before the running sequences take their next decode step:
     # a longer prompt goes in over several steps (this also bounds a prefill's activation memory)

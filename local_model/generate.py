@@ -12,7 +12,7 @@ from .sampling import SamplingParams, sample
 
 def generate(model: DeepseekModel, prompt_ids: Sequence[int], *, max_new_tokens: int = 256,
              sampling: SamplingParams = SamplingParams(), stop_token_ids: Collection[int] = ()) -> Iterator[int]:
-    """Yield new token ids one at a time: prefill the prompt, then decode with the latent cache.
+    """Yield new token ids one at a time: prefill the prompt, then decode with the KV cache.
 
     Stops after `max_new_tokens` ids or after yielding a stop id (the stop id is yielded, so the
     caller can tell "stopped" from "ran out of tokens").

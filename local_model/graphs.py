@@ -13,30 +13,35 @@ reason in `fallback` and decodes eagerly from then on; reporting it is the calle
 engine warns once). `static_decode` runs on any device: the tests hold it equal to the eager
 decode step on CPU.
 
-Shapes: B rows, L layers, T cache capacity, W = R + Dr, V vocab.
+Shapes: B rows, L layers, T cache capacity, V vocab; kv is the cache's tensor [L, B, ...]
+(MLA's latent rows or GQA's key/value heads, see cache.py).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .cache import LatentCache
+from .cache import RowCache, cache_class
 
 MIN_KV_BUCKET = 256
 
 
 class StaticCache:
-    """Stands in for LatentCache inside a captured step: writes at device-held slots."""
+    """Stands in for the model's cache inside a captured step: writes at device-held slots.
 
-    def __init__(self, kv: torch.Tensor, lengths: torch.Tensor, kv_len: int):
-        self.kv, self.lengths, self.kv_len = kv, lengths, kv_len  # [L, B, T, W], [B] int64, keys to read
+    layout: the cache class (LatentCache or KVCache) whose `store` / `visible` lay the tokens out.
+    """
+
+    def __init__(self, kv: torch.Tensor, lengths: torch.Tensor, kv_len: int, layout: type[RowCache]):
+        self.kv, self.lengths, self.kv_len = kv, lengths, kv_len  # [L, B, ...], [B] int64, keys to read
+        self.layout = layout
         self.rows = torch.arange(kv.shape[1], device=kv.device)
 
-    def write(self, layer: int, step, kv_new: torch.Tensor) -> torch.Tensor:
-        """kv_new [B, 1, W] goes to slot lengths[b] of row b; returns [B, kv_len, W]."""
+    def write(self, layer: int, step, new: torch.Tensor) -> torch.Tensor:
+        """new [B, 1, *token_shape] goes to slot lengths[b] of row b; returns the first kv_len positions."""
         cache = self.kv[layer]
-        cache[self.rows, self.lengths] = kv_new[:, 0].to(cache.dtype)
-        return cache[:, : self.kv_len]
+        self.layout.store(cache, self.rows, self.lengths, new[:, 0].to(cache.dtype))
+        return self.layout.visible(cache, self.kv_len)
 
 
 @torch.no_grad()
@@ -44,13 +49,13 @@ def static_decode(model, ids: torch.Tensor, lengths: torch.Tensor, kv: torch.Ten
     """One decode step with fixed shapes and no host reads.
 
     ids: [B, 1]; lengths: [B] int64 on the device, tokens cached per row before this step;
-    kv: [L, B, T, W] (rows of a LatentCache, written in place); kv_len: keys to attend over
-    (> every length). Returns logits [B, 1, V]. The caller advances the host-side lengths.
+    kv: [L, B, ...] (rows of the model's cache, written in place); kv_len: keys to
+    attend over (> every length). Returns logits [B, 1, V]. The caller advances the host-side lengths.
     """
     positions = lengths[:, None]  # [B, 1]
     mask = torch.arange(kv_len, device=ids.device)[None, None, :] <= positions[:, :, None]  # [B, 1, kv_len]
     cos, sin = model.rotary(positions)
-    cache = StaticCache(kv, lengths, kv_len)
+    cache = StaticCache(kv, lengths, kv_len, cache_class(model.config))
     x = model.embed_tokens(ids)
     for layer in model.layers:
         x = layer(x, cos, sin, mask, cache, None, "absorbed", "grouped")
@@ -69,13 +74,13 @@ class GraphedDecoder:
     from then on runs the model eagerly).
     """
 
-    def __init__(self, model, cache: LatentCache):
+    def __init__(self, model, cache: RowCache):
         self.model, self.cache = model, cache
         self.graphs: dict[tuple[int, int], _Graph] = {}
         self.pool = None
         self.fallback: str | None = None if model.device.type == "cuda" else f"{model.device} is not a CUDA device"
 
-    def __call__(self, ids: torch.Tensor, view: LatentCache, **kwargs) -> torch.Tensor:
+    def __call__(self, ids: torch.Tensor, view: RowCache, **kwargs) -> torch.Tensor:
         if self.fallback or ids.shape[1] != 1 or view.kv.data_ptr() != self.cache.kv.data_ptr():
             return self.model(ids, view, **kwargs)
         n, lengths = ids.shape[0], view.lengths

@@ -53,7 +53,7 @@ class KernelPolicy:
     """How one model's kernels run. The model builds one and hands it to every layer.
 
     Tiling:
-        prefill_query_block: queries per score block of the CPU prefill attention (attention.MLA).
+        prefill_query_block: queries per score block of the CPU prefill attention (attention.MLA, gqa.GQA).
     Fallbacks, each turned off for this model (not the process) the first time its kernel refuses:
         onednn: oneDNN's linear may be asked (False from the start where torch has none).
         grouped_mm_refused: (device type, dtype) pairs where torch._grouped_mm refused the experts.

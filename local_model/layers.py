@@ -1,6 +1,7 @@
 """Building blocks: RMSNorm, the SwiGLU MLP, and rotary embeddings with YaRN.
 
-Shapes: B batch, S new tokens, D hidden, Dr qk_rope_head_dim.
+Shapes: B batch, S new tokens, D hidden, Dr the rotated width (config.rope_dim: MLA's
+qk_rope_head_dim, GQA's head_dim).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def rope_inv_freq(config: ModelConfig) -> torch.Tensor:
     reference code): pairs rotating fast enough are kept (extrapolated), slow ones are divided
     by the factor (interpolated), with a linear ramp in between.
     """
-    dim, base = config.qk_rope_head_dim, config.rope_theta
+    dim, base = config.rope_dim, config.rope_theta
     pos_freqs = base ** (torch.arange(0, dim, 2, dtype=torch.float64, device="cpu") / dim)
     extrapolation = 1.0 / pos_freqs
     if config.rope_type != "yarn":

@@ -1,4 +1,8 @@
-"""The DeepSeek-V2/V3 decoder: embedding, N x (MLA + dense-or-MoE feed-forward), norm, lm_head.
+"""The decoder: embedding, N x (attention + dense-or-MoE feed-forward), norm, lm_head.
+
+The attention (and so the cache) comes from the config: Multi-head Latent Attention for the
+DeepSeek-V2/V3 family, grouped-query attention with q/k norms for Qwen3-MoE. Everything
+else (the MoE feed-forward, the dense MLPs, batching, chunked prefill) is shared.
 
 Shapes: B batch, S new tokens, T keys, D hidden, V vocab.
 """
@@ -11,8 +15,9 @@ import torch
 from torch import nn
 
 from .attention import MLA
-from .cache import CacheStep, LatentCache
+from .cache import CacheStep, RowCache, cache_class
 from .config import ModelConfig
+from .gqa import GQA
 from .kernels import KernelPolicy, Linear
 from .layers import MLP, RMSNorm, Rotary
 from .moe import MoE
@@ -24,20 +29,21 @@ class DecoderLayer(nn.Module):
     def __init__(self, config: ModelConfig, layer: int, kernels: KernelPolicy):
         super().__init__()
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.self_attn = MLA(config, layer, kernels)
+        self.self_attn = GQA(config, layer, kernels) if config.attention == "gqa" else MLA(config, layer, kernels)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.mlp = (MoE(config, kernels) if config.is_moe_layer(layer)
                     else MLP(config.hidden_size, config.intermediate_size, kernels))
 
     def forward(self, x, cos, sin, mask, cache, step, mla: str, moe: str) -> torch.Tensor:
-        """x: [B, S, D] -> [B, S, D]; see MLA.forward for the rest."""
+        """x: [B, S, D] -> [B, S, D]; see MLA.forward / GQA.forward for the rest."""
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache, step, mla)
         h = self.post_attention_layernorm(x)
         return x + (self.mlp(h, moe) if isinstance(self.mlp, MoE) else self.mlp(h))
 
 
 class DeepseekModel(nn.Module):
-    """A causal LM over the DeepSeek-V2/V3 architecture. Build it with `local_model.load_model`.
+    """A causal LM over the DeepSeek-V2/V3 (MLA) or Qwen3-MoE (GQA) architecture, as its config
+    says. Build it with `local_model.load_model`.
 
     kernels: the policy every layer of this model computes under (default: a fresh one, all
     kernels on); it belongs to this model alone, so a kernel that fails here stays on elsewhere.
@@ -63,12 +69,13 @@ class DeepseekModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.embed_tokens.weight.dtype
 
-    def new_cache(self, batch_size: int, max_len: int) -> LatentCache:
-        """An empty latent cache for `batch_size` sequences of up to `max_len` tokens each."""
-        return LatentCache(self.config, batch_size, max_len, device=self.device, dtype=self.dtype)
+    def new_cache(self, batch_size: int, max_len: int) -> RowCache:
+        """An empty cache for `batch_size` sequences of up to `max_len` tokens each: MLA's latent
+        cache or GQA's key/value cache (cache.py)."""
+        return cache_class(self.config)(self.config, batch_size, max_len, device=self.device, dtype=self.dtype)
 
     @torch.no_grad()
-    def forward(self, input_ids: torch.Tensor, cache: LatentCache | None = None,
+    def forward(self, input_ids: torch.Tensor, cache: RowCache | None = None,
                 seq_lens: Sequence[int] | None = None, *, mla: str = "auto", moe: str = "grouped",
                 last_only: bool = False) -> torch.Tensor:
         """Run new tokens through the model.
@@ -79,7 +86,8 @@ class DeepseekModel(nn.Module):
                 None runs the tokens as complete sequences starting at position 0.
             seq_lens: valid tokens per row (default: S for every row).
             mla: "auto" (fast: expanded for prefill, absorbed for decode), "absorbed", "expanded" or
-                "naive" (the reference) attention.
+                "naive" (the reference) attention; a GQA model takes "auto", "naive", "fused" or
+                "blocked" (gqa.GQA_IMPLS; the MLA names mean "auto" there).
             moe: "grouped" (fast) or "looped" (reference) experts.
             last_only: return only the logits of each row's last valid token.
         Returns:

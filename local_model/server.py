@@ -39,7 +39,8 @@ from .request import BadRequest
 from .sampling import SamplingParams
 from .scheduler import Sequence
 from .tokenizer import ChatTokenizer
-from .tool_calls import ParsedToolCall
+from .tool_calls import ParsedToolCall, ToolCallDelta
+from .xml_calls import Types
 
 
 def _error(status: int, message: str, param: str | None = None, code: str | None = None,
@@ -73,7 +74,8 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
         sampling = SamplingParams(temperature=1.0 if req.temperature is None else req.temperature,
                                   top_p=1.0 if req.top_p is None else req.top_p, seed=req.seed)
         limit = req.max_completion_tokens or req.max_tokens or engine.config.max_len
-        run = _Run(engine, tokenizer, prepared.prompt, limit, sampling, req.stops, prepared.parse_tools)
+        run = _Run(engine, tokenizer, prepared.prompt, limit, sampling, req.stops, prepared.parse_tools,
+                   prepared.types, deltas=bool(req.stream))
         try:
             run.start()
         except PromptTooLong as exc:
@@ -86,7 +88,7 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
         watcher = asyncio.create_task(_cancel_on_disconnect(request, run))
         try:
             text, calls = [], []
-            async for item in run.items():
+            async for item in run.items():  # (no deltas: this run was made without them)
                 (calls if isinstance(item, ParsedToolCall) else text).append(item)
         except RuntimeError as exc:  # the engine failed this sequence
             return _error(500, str(exc), kind="server_error")
@@ -95,7 +97,7 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
             run.cancel()
         message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or (None if calls else "")}
         if calls:
-            message["tool_calls"] = [tool_call_json(c, i, run.call_id(c, i)) for i, c in enumerate(calls)]
+            message["tool_calls"] = [tool_call_json(c, i, run.call_id(c.id, i)) for i, c in enumerate(calls)]
             for entry in message["tool_calls"]:
                 del entry["index"]
         return {**meta, "object": "chat.completion", "choices": [
@@ -118,9 +120,10 @@ class _Run:
     """One request's generation, bridged from the engine thread to the event loop."""
 
     def __init__(self, engine: Engine, tokenizer: ChatTokenizer, prompt: list[int], max_tokens: int,
-                 sampling: SamplingParams, stop: list[str], parse_tools: bool):
+                 sampling: SamplingParams, stop: list[str], parse_tools: bool, types: Types | None = None,
+                 deltas: bool = False):
         self.engine, self.prompt = engine, prompt
-        self.assembler = OutputAssembler(tokenizer, stop, parse_tools)
+        self.assembler = OutputAssembler(tokenizer, stop, parse_tools, types, deltas)
         self.queue: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
         put = lambda item: loop.call_soon_threadsafe(self.queue.put_nowait, item)  # noqa: E731
@@ -136,7 +139,7 @@ class _Run:
             self.engine.cancel(self.seq)
 
     async def items(self):
-        """Text pieces and tool calls, as they come; ends when generation does."""
+        """Text pieces, tool calls and (made with deltas) tool-call deltas, as they come; ends when generation does."""
         while True:
             item = await self.queue.get()
             if isinstance(item, _Done):
@@ -157,8 +160,9 @@ class _Run:
             return "tool_calls"
         return "length" if self.reason == "length" and not self.assembler.stopped else "stop"
 
-    def call_id(self, call: ParsedToolCall, index: int) -> str:
-        return call.id or f"call_{self.seq_id}_{index}"
+    def call_id(self, own: str | None, index: int) -> str:
+        """The id of this run's call number `index`: the model's own where its format has one."""
+        return own or f"call_{self.seq_id}_{index}"
 
     @property
     def seq_id(self) -> str:
@@ -185,10 +189,25 @@ async def _sse(run: _Run, meta: Mapping[str, Any], include_usage: bool):
     try:
         yield chunk({"role": "assistant", "content": ""})
         n_calls = 0
+        streamed: dict[int, str] = {}  # call number -> the arguments its deltas sent
         try:
             async for item in run.items():
-                if isinstance(item, ParsedToolCall):
-                    yield chunk({"tool_calls": [tool_call_json(item, n_calls, run.call_id(item, n_calls))]})
+                if isinstance(item, ToolCallDelta):  # a call being written: its name first, then its arguments
+                    if item.call not in streamed:
+                        entry = tool_call_json(ParsedToolCall(item.name or "", item.arguments), item.call,
+                                               run.call_id(None, item.call))
+                        streamed[item.call] = item.arguments
+                    else:
+                        entry = {"index": item.call, "function": {"arguments": item.arguments}}
+                        streamed[item.call] += item.arguments
+                    yield chunk({"tool_calls": [entry]})
+                elif isinstance(item, ParsedToolCall):
+                    if n_calls in streamed:  # the rest of a streamed call's arguments (they began with what was sent)
+                        rest = item.arguments[len(streamed[n_calls]):]
+                        if rest:
+                            yield chunk({"tool_calls": [{"index": n_calls, "function": {"arguments": rest}}]})
+                    else:
+                        yield chunk({"tool_calls": [tool_call_json(item, n_calls, run.call_id(item.id, n_calls))]})
                     n_calls += 1
                 else:
                     yield chunk({"content": item})

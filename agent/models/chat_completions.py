@@ -20,7 +20,7 @@ from agent.models.http_errors import ProviderHints, RetryingStream
 from agent.models.images import data_url, images_to_send
 from agent.models.pricing import Price, priced_usage
 from agent.models.retry import IncompleteStream, RetryPolicy
-from agent.models.text_tool_calls import TextCallFilter
+from agent.models.text_tool_calls import TextCallFilter, parameter_types
 from agent.models.tool_args import make_tool_call
 from agent.core.types import (Done, Message, ModelEvent, ModelSettings, TextDelta, ThinkingDelta,
                          ToolCallDelta, ToolCallDone, ToolSpec)
@@ -74,18 +74,21 @@ class ChatCompletionsModel(RetryingStream):
     def _attempt(self, request: dict[str, Any]) -> Iterator[ModelEvent]:
         stream = self.client.chat.completions.create(**request)
         try:
-            yield from _events(stream, self.price, self.text_tool_calls)
+            types = parameter_types(request.get("tools")) if self.text_tool_calls else None
+            yield from _events(stream, self.price, self.text_tool_calls, types)
         finally:
             stream.close()   # prompt close on cancel: releases the HTTP connection now
 
 
-def _events(stream: Any, price: Price | None, text_tool_calls: bool) -> Iterator[ModelEvent]:
-    """Translate the chunks of one response into `ModelEvent`s."""
+def _events(stream: Any, price: Price | None, text_tool_calls: bool,
+            types: Any = None) -> Iterator[ModelEvent]:
+    """Translate the chunks of one response into `ModelEvent`s (types: the tools' parameter
+    types, for tool calls written as text)."""
     calls: dict[Any, dict[str, Any]] = {}      # wire index -> {id, name, args}, in arrival order
     last_key: Any = None
     finish: str | None = None
     usage: Any = None
-    text_filter = TextCallFilter() if text_tool_calls else None
+    text_filter = TextCallFilter(types) if text_tool_calls else None
     for chunk in stream:
         if chunk.usage is not None:
             usage = chunk.usage

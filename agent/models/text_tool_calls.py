@@ -4,7 +4,13 @@ Families understood (pure functions; nothing here does I/O):
 
 - Hermes / Qwen:   `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` (several
                    allowed), and Qwen3-Coder's `<tool_call><function=NAME>
-                   <parameter=KEY>VALUE</parameter></function></tool_call>`.
+                   <parameter=KEY>VALUE</parameter></function></tool_call>` (several
+                   functions, multi-line values; also without the `<tool_call>` wrapper,
+                   which the model sometimes drops). Given the tools' schemas
+                   (`parameter_types`), a value is typed by its parameter's: a string
+                   parameter, or one the schema does not name, keeps its text (a file's
+                   content that happens to be JSON stays text); others are read as JSON.
+                   Without them, a value that reads as JSON is taken as JSON.
 - DeepSeek:        `<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME
                    ```json {...}```<｜tool▁call▁end｜><｜tool▁calls▁end｜>` (V2.5/V3) and
                    `...<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{...}<｜tool▁call▁end｜>...` (V3.1).
@@ -23,15 +29,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tools import json_safe
 
 HERMES_OPEN, HERMES_CLOSE = "<tool_call>", "</tool_call>"
+FUNCTION_OPEN = "<function="
 DS_CALLS_BEGIN, DS_CALLS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
 DS_CALL_BEGIN, DS_CALL_END, DS_SEP = "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"
-START_MARKERS = (HERMES_OPEN, DS_CALLS_BEGIN, DS_CALL_BEGIN)
+START_MARKERS = (HERMES_OPEN, DS_CALLS_BEGIN, DS_CALL_BEGIN, FUNCTION_OPEN)
 
 _HERMES = re.compile(re.escape(HERMES_OPEN) + r"(.*?)(?:" + re.escape(HERMES_CLOSE) + r"|\Z)", re.S)
 _DS_CALL = re.compile(re.escape(DS_CALL_BEGIN) + r"(.*?)" + re.escape(DS_SEP) + r"(.*?)(?:"
@@ -42,6 +50,38 @@ _JSON_FENCE_HEADS = ("```", "```json", "```JSON")
 _QWEN_FUNCTION = re.compile(r"<function=([^>\s]+)>(.*?)(?:</function>|\Z)", re.S)
 _QWEN_PARAM = re.compile(r"<parameter=([^>\s]+)>\n?(.*?)\n?(?:</parameter>|\Z)", re.S)
 _NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
+_BARE_FUNCTION = re.compile(r"<function=[^>\s]+>.*?</function>", re.S)  # only complete ones outside a wrapper
+_TEXT_TYPES = frozenset({"string", "str", "text", "varchar", "char", "enum"})
+
+Types = Mapping[str, Mapping[str, str]]  # tool name -> parameter -> its JSON-schema type
+
+
+def parameter_types(tools: Any) -> dict[str, dict[str, str]]:
+    """{tool name: {parameter: type}} from Chat Completions `tools` entries (or bare functions);
+    a parameter without a plain type (or the first non-null one of a list / anyOf) is left out."""
+    out: dict[str, dict[str, str]] = {}
+    for tool in tools or ():
+        function = tool.get("function", tool) if isinstance(tool, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            continue
+        properties = (function.get("parameters") or {}).get("properties")
+        if isinstance(properties, Mapping):
+            out[function["name"]] = {k: t for k, v in properties.items() if (t := _schema_type(v))}
+    return out
+
+
+def _schema_type(schema: Any) -> str | None:
+    if not isinstance(schema, Mapping):
+        return None
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if isinstance(k, str) and k != "null"), None)
+    if isinstance(kind, str):
+        return kind.lower()
+    if "enum" in schema:
+        return "string"
+    branches = [b for b in schema.get("anyOf") or schema.get("oneOf") or () if isinstance(b, Mapping)]
+    return next((t for b in branches if b.get("type") != "null" and (t := _schema_type(b))), None)
 
 
 @dataclass(frozen=True)
@@ -55,16 +95,21 @@ class TextToolCall:
     raw_arguments: str
 
 
-def parse_text_tool_calls(text: str) -> tuple[str, list[TextToolCall]]:
+def parse_text_tool_calls(text: str, types: Types | None = None) -> tuple[str, list[TextToolCall]]:
     """Split `text` into (the text meant for the user, the tool calls written in it).
 
+    types: the tools' parameter types (`parameter_types`), for Qwen3-Coder's values.
     Returns (text, []) when no family matches.
     """
     if DS_CALL_BEGIN in text:
         return _parse_deepseek(text)
     if HERMES_OPEN in text:
-        calls = [_parse_hermes_body(m.group(1)) for m in _HERMES.finditer(text)]
+        calls = [call for m in _HERMES.finditer(text) for call in _parse_hermes_body(m.group(1), types)]
         return _HERMES.sub("", text).strip(), calls
+    if FUNCTION_OPEN in text:
+        calls = [call for m in _BARE_FUNCTION.finditer(text) for call in _qwen_functions(m.group(0), types)]
+        if calls:
+            return _BARE_FUNCTION.sub("", text).strip(), calls
     calls = _parse_bare_json(text)
     return ("", calls) if calls else (text, [])
 
@@ -89,27 +134,42 @@ def _from_object(obj: Any) -> TextToolCall | None:
     return TextToolCall(obj["name"], raw)
 
 
-def _parse_hermes_body(body: str) -> TextToolCall:
+def _parse_hermes_body(body: str, types: Types | None = None) -> list[TextToolCall]:
     body = _unfence(body)
-    fn = _QWEN_FUNCTION.search(body)
-    if body.startswith("<function=") and fn:
-        params = {}
-        for key, value in _QWEN_PARAM.findall(fn.group(2)):
-            try:
-                params[key] = json_safe.loads(value)
-            except json_safe.JSONTextError:
-                params[key] = value
-        return TextToolCall(fn.group(1), json.dumps(params))
+    if body.startswith(FUNCTION_OPEN) and _QWEN_FUNCTION.search(body):
+        return _qwen_functions(body, types)
     try:
         call = _from_object(json_safe.loads(body))
     except json_safe.JSONTextError:
         call = None
     if call is not None:
-        return call
+        return [call]
     # Broken envelope: keep what name we can see and hand the text on as the arguments,
     # so the model is told its JSON did not parse.
     name = _NAME.search(body)
-    return TextToolCall(name.group(1) if name else "invalid_tool_call", body)
+    return [TextToolCall(name.group(1) if name else "invalid_tool_call", body)]
+
+
+def _qwen_functions(body: str, types: Types | None) -> list[TextToolCall]:
+    """Every `<function=NAME>...</function>` in `body`, its parameters typed by `types[NAME]`."""
+    calls = []
+    for name, inner in _QWEN_FUNCTION.findall(body):
+        kinds = (types or {}).get(name)
+        params = {key: _qwen_value(value, None if kinds is None else kinds.get(key, "string"))
+                  for key, value in _QWEN_PARAM.findall(inner)}
+        calls.append(TextToolCall(name, json.dumps(params)))
+    return calls
+
+
+def _qwen_value(value: str, kind: str | None) -> Any:
+    """A parameter's value: its text for a string parameter, else JSON where it reads as JSON.
+    kind None: no schema to go by."""
+    if kind in _TEXT_TYPES:
+        return value
+    try:
+        return json_safe.loads(value)
+    except json_safe.JSONTextError:
+        return value
 
 
 def _parse_deepseek(text: str) -> tuple[str, list[TextToolCall]]:
@@ -154,7 +214,8 @@ class TextCallFilter:
     message so far could be a bare JSON call (it begins with `{`, `[` or a fence).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, types: Types | None = None) -> None:
+        self._types = types
         self._held = ""
         self._shown_any = False
         self._capturing = False
@@ -164,21 +225,21 @@ class TextCallFilter:
         if self._capturing:
             self._held = pending
             return ""
+        if not self._shown_any and _may_be_bare_json(pending):
+            self._held = pending  # all of it: the whole message may be one JSON call (markers in it or not)
+            return ""
         hits = [i for i in (pending.find(m) for m in START_MARKERS) if i >= 0]
         if hits:
             cut = min(hits)
             self._held, self._capturing = pending[cut:], True
             return self._show(pending[:cut])
-        if not self._shown_any and _may_be_bare_json(pending):
-            self._held = pending
-            return ""
         keep = _marker_prefix_len(pending)
         self._held = pending[len(pending) - keep:] if keep else ""
         return self._show(pending[:len(pending) - keep])
 
     def finish(self) -> tuple[str, list[TextToolCall]]:
         held, self._held = self._held, ""
-        visible, calls = parse_text_tool_calls(held)
+        visible, calls = parse_text_tool_calls(held, self._types)
         if not calls:
             return held, []
         return visible, calls

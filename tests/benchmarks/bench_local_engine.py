@@ -1,10 +1,12 @@
-"""Benchmark: our local engine against transformers' own DeepSeek-V2 implementation.
+"""Benchmark: our local engine against transformers' own DeepSeek-V2 (or Qwen3-MoE) implementation.
 
 Run explicitly (pytest does not collect it):
 
     python tests/benchmarks/bench_local_engine.py            # the issue's CPU config (minutes)
     python tests/benchmarks/bench_local_engine.py --small    # a quick CPU check (seconds)
     python tests/benchmarks/bench_local_engine.py --gpu      # DeepSeek-V2-Lite dims, bf16, CUDA
+    python tests/benchmarks/bench_local_engine.py --family qwen3 [--small | --gpu]
+        # Qwen3-MoE: a Qwen3-30B-A3B-shaped CPU config (halved), tiny, or Qwen3-30B-A3B's own dims
 
 In one run, on one random-weight model, with the same prompt and output lengths:
 prefill and decode tokens/s at each batch and context, KV-cache bytes/token and peak
@@ -23,7 +25,8 @@ How things are measured (all greedy, random prompt ids):
   set (sampled every 5 ms) above its level before the measurement.
 * bound: per step every non-expert weight, the shared experts, and the routed experts
   the batch touches (E * (1 - (1 - K/E)^B) of them in expectation per MoE layer) are read
-  once, plus B * context cache rows; bound tokens/s = B * bandwidth / those bytes. The
+  once, plus B * context cache rows (MLA: the latent and the shared key; GQA: 2 x kv heads
+  x head_dim); bound tokens/s = B * bandwidth / those bytes. The
   bandwidth is sampled after each of our timed decode steps (a sum over 0.5 GiB, 4 GiB on
   CUDA) and its median used, so a step and the bandwidth it is held to come from the same
   minutes of a machine whose bandwidth drifts.
@@ -68,6 +71,22 @@ SMALL = {**ISSUE_CPU, "vocab_size": 2000, "hidden_size": 256, "intermediate_size
          "qk_rope_head_dim": 16, "v_head_dim": 32, "n_routed_experts": 8, "num_experts_per_tok": 2}
 V2_LITE = {**ISSUE_CPU, "vocab_size": 102400, "hidden_size": 2048, "intermediate_size": 10944,
            "moe_intermediate_size": 1408, "num_hidden_layers": 27, "n_routed_experts": 64}
+QWEN3_30B = dict(  # Qwen3-30B-A3B / Qwen3-Coder-30B-A3B-Instruct
+    vocab_size=151936, hidden_size=2048, intermediate_size=6144, moe_intermediate_size=768, num_hidden_layers=48,
+    num_attention_heads=32, num_key_value_heads=4, head_dim=128, num_experts=128, num_experts_per_tok=8,
+    decoder_sparse_step=1, mlp_only_layers=[], norm_topk_prob=True, max_position_embeddings=40960,
+    rope_theta=1000000.0, rms_norm_eps=1e-6,
+)
+QWEN3_CPU = {**QWEN3_30B, "vocab_size": 32000, "hidden_size": 1024, "intermediate_size": 3072,  # halved, 8 layers
+             "moe_intermediate_size": 384, "num_hidden_layers": 8, "num_attention_heads": 16,
+             "num_key_value_heads": 2, "num_experts": 64, "max_position_embeddings": 8192}
+QWEN3_SMALL = {**QWEN3_CPU, "vocab_size": 2000, "hidden_size": 256, "intermediate_size": 512,
+               "moe_intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4, "head_dim": 64,
+               "num_experts": 8, "num_experts_per_tok": 2, "mlp_only_layers": [0]}
+# (family, preset) -> (config keys, model_type)
+CONFIGS = {("deepseek", "cpu"): (ISSUE_CPU, "deepseek_v2"), ("deepseek", "small"): (SMALL, "deepseek_v2"),
+           ("deepseek", "gpu"): (V2_LITE, "deepseek_v2"), ("qwen3", "cpu"): (QWEN3_CPU, "qwen3_moe"),
+           ("qwen3", "small"): (QWEN3_SMALL, "qwen3_moe"), ("qwen3", "gpu"): (QWEN3_30B, "qwen3_moe")}
 
 
 @dataclass
@@ -179,13 +198,23 @@ def _rss() -> int:
 
 # ---- the decode bound ------------------------------------------------------------------
 
+def cache_width(config: ModelConfig) -> int:
+    """Cache values per token and layer: MLA's latent + shared key, or GQA's keys + values."""
+    if config.attention == "gqa":
+        return 2 * config.num_key_value_heads * config.head_dim
+    return config.kv_lora_rank + config.qk_rope_head_dim
+
+
 def step_bytes(config: ModelConfig, batch: int, context: int, dtype_bytes: int) -> float:
-    """Bytes a decode step of `batch` rows at `context` must read at least (weights + latent cache)."""
+    """Bytes a decode step of `batch` rows at `context` must read at least (weights + cache)."""
     d, h = config.hidden_size, config.num_attention_heads
-    attn = (d * h * config.qk_head_dim if config.q_lora_rank is None
-            else d * config.q_lora_rank + config.q_lora_rank * h * config.qk_head_dim)
-    attn += d * (config.kv_lora_rank + config.qk_rope_head_dim)
-    attn += config.kv_lora_rank * h * (config.qk_nope_head_dim + config.v_head_dim) + h * config.v_head_dim * d
+    if config.attention == "gqa":  # q, k, v, o projections (the per-head norms are noise)
+        attn = 2 * d * h * config.head_dim + 2 * d * config.num_key_value_heads * config.head_dim
+    else:
+        attn = (d * h * config.qk_head_dim if config.q_lora_rank is None
+                else d * config.q_lora_rank + config.q_lora_rank * h * config.qk_head_dim)
+        attn += d * (config.kv_lora_rank + config.qk_rope_head_dim)
+        attn += config.kv_lora_rank * h * (config.qk_nope_head_dim + config.v_head_dim) + h * config.v_head_dim * d
     expert = 3 * d * config.moe_intermediate_size
     total = config.num_hidden_layers * attn + config.vocab_size * d  # lm_head (one embedding row is noise)
     for layer in range(config.num_hidden_layers):
@@ -195,7 +224,7 @@ def step_bytes(config: ModelConfig, batch: int, context: int, dtype_bytes: int) 
             total += (touched + config.n_shared_experts) * expert + 2 * e * d  # router weights are fp32
         else:
             total += 3 * d * config.intermediate_size
-    cache = batch * context * config.num_hidden_layers * (config.kv_lora_rank + config.qk_rope_head_dim)
+    cache = batch * context * config.num_hidden_layers * cache_width(config)
     return (total + cache) * dtype_bytes
 
 
@@ -220,7 +249,8 @@ def run_ours(model, batch, context, steps, prefill, device, graphs=False, probe=
         else:  # prefill one row, replicate it: the decode speed does not depend on the cache contents
             one = model.new_cache(1, context)
             logits = model(ids, one, last_only=True).expand(batch, -1, -1)
-            cache.kv[:, :, :context] = one.kv[:, :1]
+            tokens = cache.time_dim  # the token axis of either cache's tensor
+            cache.kv.narrow(tokens, 0, context).copy_(one.kv.narrow(tokens, 0, context))  # row 0 to every row
             cache.lengths = [context] * batch
             del one
         sync(device)
@@ -274,12 +304,13 @@ def run_reference(model, batch, context, steps, prefill, device):
     return prefill_tps, decode_tps, per_token, mem.peak
 
 
-def build_checkpoint(config: dict, folder: Path, dtype: torch.dtype):
+def build_checkpoint(config: dict, model_type: str, folder: Path, dtype: torch.dtype):
     """A random checkpoint written by transformers (so both sides read the same weights)."""
-    from transformers import DeepseekV2Config, DeepseekV2ForCausalLM
+    import transformers
 
+    arch = {"deepseek_v2": "DeepseekV2", "qwen3_moe": "Qwen3Moe"}[model_type]
     torch.manual_seed(0)
-    hf = DeepseekV2ForCausalLM(DeepseekV2Config(**config))
+    hf = getattr(transformers, f"{arch}ForCausalLM")(getattr(transformers, f"{arch}Config")(**config))
     with torch.no_grad():
         g = torch.Generator().manual_seed(0)
         for name, p in hf.named_parameters():
@@ -295,7 +326,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     preset = ap.add_mutually_exclusive_group()
     preset.add_argument("--small", action="store_true", help="a tiny config: a quick check that everything runs")
-    preset.add_argument("--gpu", action="store_true", help="DeepSeek-V2-Lite dimensions, random bf16 weights, CUDA")
+    preset.add_argument("--gpu", action="store_true", help="DeepSeek-V2-Lite (or Qwen3-30B-A3B) dimensions, random "
+                                                           "bf16 weights, CUDA")
+    ap.add_argument("--family", choices=("deepseek", "qwen3"), default="deepseek",
+                    help="the model family: DeepSeek-V2 (MLA) or Qwen3-MoE (GQA)")
     ap.add_argument("--device", help="default: cuda with --gpu, else cpu")
     ap.add_argument("--dtype", default=None, help="default: bfloat16 with --gpu, else float32")
     ap.add_argument("--contexts", default=None, help="comma-separated (default 512,4096; --small 64,256)")
@@ -314,8 +348,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if args.gpu else "cpu"))
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.gpu else "float32"))
-    raw = SMALL if args.small else V2_LITE if args.gpu else ISSUE_CPU
-    config = ModelConfig.from_dict({"model_type": "deepseek_v2", **raw})
+    raw, model_type = CONFIGS[(args.family, "small" if args.small else "gpu" if args.gpu else "cpu")]
+    config = ModelConfig.from_dict({"model_type": model_type, **raw})
     contexts = [int(c) for c in (args.contexts or ("64,256" if args.small else "512,4096")).split(",")]
     batches = [int(b) for b in args.batches.split(",")]
     steps = args.decode_tokens or (64 if args.gpu else 4 if args.small else 16)
@@ -323,9 +357,12 @@ def main(argv=None) -> int:
     with_reference = args.reference or not (args.no_reference or args.gpu)
 
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
-          f"dtype {dtype}, config: hidden {config.hidden_size}, {config.num_hidden_layers} layers, "
-          f"{config.num_attention_heads} heads, kv_lora {config.kv_lora_rank}, {config.n_routed_experts} experts "
-          f"top-{config.num_experts_per_tok}, {config.n_shared_experts} shared, vocab {config.vocab_size}", flush=True)
+          f"dtype {dtype}, config: {model_type}, hidden {config.hidden_size}, {config.num_hidden_layers} layers, "
+          f"{config.num_attention_heads} heads, "
+          + (f"{config.num_key_value_heads} kv heads of {config.head_dim}" if config.attention == "gqa"
+             else f"kv_lora {config.kv_lora_rank}")
+          + f", {config.n_routed_experts} experts top-{config.num_experts_per_tok}, {config.n_shared_experts} shared, "
+          f"vocab {config.vocab_size}", flush=True)
     retain_freed_memory()  # the engine's allocator setting, made before either side runs: both get it
     probe_gib = 4.0 if device.type == "cuda" else 0.5
     bandwidth = read_bandwidth(device, gib=2 * probe_gib)
@@ -338,7 +375,7 @@ def main(argv=None) -> int:
     if with_reference:
         from transformers import AutoModelForCausalLM
 
-        build_checkpoint(raw, Path(tmp.name), dtype)
+        build_checkpoint(raw, model_type, Path(tmp.name), dtype)
         impls["ours"] = (load_model(tmp.name, device=device, dtype=dtype), run_ours)
         ref = AutoModelForCausalLM.from_pretrained(tmp.name, dtype=dtype).to(device).eval()
         impls["transformers"] = (ref, run_reference)
@@ -367,9 +404,10 @@ def main(argv=None) -> int:
     print(_table(rows, with_reference))
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
-    expected = (config.kv_lora_rank + config.qk_rope_head_dim) * config.num_hidden_layers * dtype_bytes
+    expected = cache_width(config) * config.num_hidden_layers * dtype_bytes
     ours_cache = {r.cache_bytes_per_token for r in rows if r.impl == "ours"}
-    print(f"\ncache bytes/token expected (R + Dr) x layers x {dtype_bytes} = {expected:,}; ours: {sorted(ours_cache)}")
+    formula = "2 x kv_heads x head_dim" if config.attention == "gqa" else "(R + Dr)"
+    print(f"\ncache bytes/token expected {formula} x layers x {dtype_bytes} = {expected:,}; ours: {sorted(ours_cache)}")
     tmp.cleanup()
     return 0
 

@@ -68,7 +68,26 @@ PRESETS: dict[str, dict] = {
         first_k_dense_replace=1, topk_method="greedy", norm_topk_prob=False, routed_scaling_factor=1.0,
         rms_norm_eps=1e-6, max_position_embeddings=1024, rope_theta=10000.0,
     ),
+    # Qwen3-30B-A3B-shaped: GQA (4 query heads on 2 kv heads) with q/k norms, head_dim != hidden / heads,
+    # norm_topk_prob, rope_theta 1e6; layer 1 dense through mlp_only_layers, 0 and 2 sparse
+    "qwen3_moe": dict(
+        arch="Qwen3Moe", vocab_size=320, hidden_size=64, intermediate_size=96, moe_intermediate_size=24,
+        num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=24, num_experts=8,
+        num_experts_per_tok=3, decoder_sparse_step=1, mlp_only_layers=[1], norm_topk_prob=True, rms_norm_eps=1e-6,
+        max_position_embeddings=256, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    ),
+    # Qwen3-MoE with every query head on one kv head, decoder_sparse_step 2 (layers 1 and 3 sparse,
+    # 0 and 2 dense), no renormalisation of the top-k weights, YaRN as Qwen documents it for long contexts
+    "qwen3_moe_yarn": dict(
+        arch="Qwen3Moe", vocab_size=320, hidden_size=64, intermediate_size=80, moe_intermediate_size=16,
+        num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=1, head_dim=16, num_experts=16,
+        num_experts_per_tok=4, decoder_sparse_step=2, norm_topk_prob=False, rms_norm_eps=1e-5,
+        max_position_embeddings=256,
+        rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                         "original_max_position_embeddings": 64},
+    ),
 }
+QWEN_PRESETS = ("qwen3_moe", "qwen3_moe_yarn")
 
 
 def hf_config(preset: str, **overrides):
@@ -125,7 +144,7 @@ def assert_cached_decode_matches(ours, cache, ref, ref_cache, tokens: torch.Tens
         mine = ours(token, cache)
         theirs = ref(input_ids=token, cache=ref_cache, use_cache=True)
         ref_cache = theirs.cache
-        torch.testing.assert_close(mine.double(), theirs.logits, atol=atol, rtol=0, msg=f"decode step {step}")
+        torch.testing.assert_close(mine.double(), theirs.logits.double(), atol=atol, rtol=0, msg=f"decode step {step}")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -170,6 +189,42 @@ CHATML_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+# Shaped like Qwen3's template (ChatML; tools listed as JSON in <tools>, calls written as
+# <tool_call>{"name", "arguments"}</tool_call>, results as <tool_response> in a user turn) and
+# like Qwen3-Coder's (the same ChatML, but calls written in the XML form, walking the arguments
+# as a mapping with `|items`, which a JSON string would break).
+_QWEN_SYSTEM = (
+    "{% if tools %}<|im_start|>system\n{% if messages[0].role == 'system' %}{{ messages[0].content + '\n\n' }}"
+    "{% endif %}{{ '# Tools\n\n<tools>' }}{% for tool in tools %}{{ '\n' + tool | tojson }}{% endfor %}"
+    "{{ '\n</tools>\n\nTOOL_FORMAT<|im_end|>\n' }}"
+    "{% elif messages[0].role == 'system' %}{{ '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}{% endif %}"
+)
+_QWEN_TURNS = (
+    "{% for message in messages if message.role != 'system' %}"
+    "{% if message.role == 'assistant' and message.tool_calls %}{{ '<|im_start|>assistant\n' + (message.content or '') }}"
+    "{% for tool_call in message.tool_calls %}CALL{% endfor %}{{ '<|im_end|>\n' }}"
+    "{% elif message.role == 'tool' %}{{ '<|im_start|>user\n<tool_response>\n' + message.content }}"
+    "{{ '\n</tool_response><|im_end|>\n' }}"
+    "{% else %}{{ '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+QWEN3_TEMPLATE = (
+    _QWEN_SYSTEM.replace("TOOL_FORMAT", 'Call a function as <tool_call>\\n{"name": NAME, "arguments": ARGUMENTS}'
+                                        '\\n</tool_call>')
+    + _QWEN_TURNS.replace("CALL", "{{ '\n<tool_call>\n{\"name\": \"' + tool_call.function.name + '\", \"arguments\": ' }}"
+                                  "{% if tool_call.function.arguments is string %}{{ tool_call.function.arguments }}"
+                                  "{% else %}{{ tool_call.function.arguments | tojson }}{% endif %}"
+                                  "{{ '}\n</tool_call>' }}"))
+QWEN3_CODER_TEMPLATE = (
+    _QWEN_SYSTEM.replace("TOOL_FORMAT", "Call a function as <tool_call>\\n<function=NAME>\\n<parameter=P>\\nVALUE"
+                                        "\\n</parameter>\\n</function>\\n</tool_call>")
+    + _QWEN_TURNS.replace("CALL", "{{ '\n<tool_call>\n<function=' + tool_call.function.name + '>\n' }}"
+                                  "{% for name, value in tool_call.function.arguments|items %}"
+                                  "{{ '<parameter=' + name + '>\n' }}"
+                                  "{% if value is mapping or (value is sequence and value is not string) %}"
+                                  "{{ value | tojson }}{% else %}{{ value }}{% endif %}{{ '\n</parameter>\n' }}"
+                                  "{% endfor %}{{ '</function>\n</tool_call>' }}"))
 
 
 def make_tokenizer(path: Path, template: str, vocab_size: int = 300, template_file: bool = False) -> Path:

@@ -89,3 +89,67 @@ def test_historical_gready_spelling_is_greedy():
 def test_unsupported_values_fail_by_name(change, named):
     with pytest.raises(ConfigError, match=named):
         ModelConfig.from_dict({**V2_LITE, **change})
+
+
+# Qwen3-30B-A3B's config.json, and what Qwen3-Coder-30B-A3B-Instruct's adds.
+QWEN3_30B = {
+    "architectures": ["Qwen3MoeForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+    "bos_token_id": 151643, "decoder_sparse_step": 1, "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu",
+    "hidden_size": 2048, "initializer_range": 0.02, "intermediate_size": 6144, "max_position_embeddings": 40960,
+    "max_window_layers": 48, "mlp_only_layers": [], "model_type": "qwen3_moe", "moe_intermediate_size": 768,
+    "norm_topk_prob": True, "num_attention_heads": 32, "num_experts": 128, "num_experts_per_tok": 8,
+    "num_hidden_layers": 48, "num_key_value_heads": 4, "output_router_logits": False, "rms_norm_eps": 1e-06,
+    "rope_scaling": None, "rope_theta": 1000000.0, "router_aux_loss_coef": 0.001, "sliding_window": None,
+    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "transformers_version": "4.51.0", "use_cache": True,
+    "use_sliding_window": False, "vocab_size": 151936,
+}
+QWEN3_CODER = {**QWEN3_30B, "intermediate_size": 5472, "max_position_embeddings": 262144, "rope_theta": 10000000,
+               "qkv_bias": False, "shared_expert_intermediate_size": 0, "use_qk_norm": True,
+               "router_aux_loss_coef": 0.0}
+
+
+def test_qwen3_moe_fields():
+    c = ModelConfig.from_dict(QWEN3_30B)
+    assert c.attention == "gqa" and (c.num_attention_heads, c.num_key_value_heads, c.head_dim) == (32, 4, 128)
+    assert (c.n_routed_experts, c.num_experts_per_tok, c.n_shared_experts, c.norm_topk_prob) == (128, 8, 0, True)
+    assert (c.topk_method, c.scoring_func, c.routed_scaling_factor) == ("greedy", "softmax", 1.0)
+    assert c.rope_dim == 128 and not c.rope_interleave and c.rope_theta == 1e6 and c.rope_type == "default"
+    assert c.softmax_scale == 128 ** -0.5 and c.eos_token_ids == (151645,)
+    assert all(c.is_moe_layer(i) for i in range(48))
+    coder = ModelConfig.from_dict(QWEN3_CODER)
+    assert coder.rope_theta == 1e7 and coder.intermediate_size == 5472 and coder.attention == "gqa"
+    # DeepSeek configs carry head_dim / num_key_value_heads too: there they change nothing
+    assert ModelConfig.from_dict(V2_LITE).attention == "mla"
+
+
+def test_qwen3_moe_dense_layers_and_transformers5_spelling():
+    c = ModelConfig.from_dict({**QWEN3_30B, "decoder_sparse_step": 2, "mlp_only_layers": [3], "num_hidden_layers": 6})
+    assert [c.is_moe_layer(i) for i in range(6)] == [False, True, False, False, False, True]
+    written = {k: v for k, v in QWEN3_30B.items() if k not in ("num_experts", "rope_theta", "rope_scaling")}
+    written.update(num_local_experts=128, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0})
+    assert ModelConfig.from_dict(written) == ModelConfig.from_dict(QWEN3_30B)
+    dense = ModelConfig.from_dict({**QWEN3_30B, "num_experts": 0})
+    assert dense.n_routed_experts is None and not dense.is_moe_layer(0)
+    derived = ModelConfig.from_dict({k: v for k, v in QWEN3_30B.items() if k not in ("head_dim", "num_key_value_heads")})
+    assert (derived.head_dim, derived.num_key_value_heads) == (64, 32)  # transformers' defaults: D / H, H
+    yarn = ModelConfig.from_dict({**QWEN3_30B, "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+                                                                "original_max_position_embeddings": 32768}})
+    assert yarn.rope_type == "yarn" and yarn.rope_factor == 4.0 and yarn.softmax_scale == 128 ** -0.5
+    assert yarn.rope_cos_sin_scale == pytest.approx(0.1 * __import__("math").log(4.0) + 1)
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"use_sliding_window": True, "sliding_window": 4096}, "use_sliding_window"),
+    ({"qkv_bias": True}, "qkv_bias"),
+    ({"use_qk_norm": False}, "use_qk_norm"),
+    ({"shared_expert_intermediate_size": 512}, "shared_expert_intermediate_size"),
+    ({"layer_types": ["sliding_attention"] * 48}, "layer_types"),
+    ({"num_key_value_heads": 5}, "num_key_value_heads"),
+    ({"n_shared_experts": 1}, "n_shared_experts"),
+    ({"mlp_only_layers": "all"}, "mlp_only_layers"),
+    ({"decoder_sparse_step": 0}, "decoder_sparse_step"),
+    ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0, "partial_rotary_factor": 0.5}}, "partial_rotary_factor"),
+])
+def test_qwen3_moe_unsupported_values_fail_by_name(change, named):
+    with pytest.raises(ConfigError, match=named):
+        ModelConfig.from_dict({**QWEN3_30B, **change})

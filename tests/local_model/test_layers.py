@@ -14,6 +14,7 @@ from local_model.layers import RMSNorm, Rotary, apply_rope, rope_inv_freq
 transformers = pytest.importorskip("transformers")
 from transformers.models.deepseek_v2 import modeling_deepseek_v2 as hf_v2  # noqa: E402
 from transformers.models.deepseek_v3 import modeling_deepseek_v3 as hf_v3  # noqa: E402
+from transformers.models.qwen3_moe import modeling_qwen3_moe as hf_qwen  # noqa: E402
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS  # noqa: E402
 
 
@@ -31,7 +32,7 @@ def test_rmsnorm_matches_transformers():
     torch.testing.assert_close(ours(x), ref(x))
 
 
-@pytest.mark.parametrize("preset", ["v2_lite", "v3", "moonlight"])
+@pytest.mark.parametrize("preset", ["v2_lite", "v3", "moonlight", "qwen3_moe", "qwen3_moe_yarn"])
 def test_inverse_frequencies_and_scales_match_transformers(preset):
     ours, hf = _ours(preset)
     rope_type = hf.rope_parameters["rope_type"]
@@ -39,7 +40,9 @@ def test_inverse_frequencies_and_scales_match_transformers(preset):
     inv_freq, attention_factor = init(hf)
     torch.testing.assert_close(rope_inv_freq(ours).float(), inv_freq, rtol=1e-6, atol=0)
     assert ours.rope_cos_sin_scale == pytest.approx(attention_factor, rel=1e-12)
-    attn = hf_v3.DeepseekV3Attention(hf, 0) if "DeepseekV3" in type(hf).__name__ else hf_v2.DeepseekV2Attention(hf, 0)
+    kind = type(hf).__name__
+    attn = (hf_v3.DeepseekV3Attention if "DeepseekV3" in kind else hf_qwen.Qwen3MoeAttention if "Qwen3Moe" in kind
+            else hf_v2.DeepseekV2Attention)(hf, 0)
     assert ours.softmax_scale == pytest.approx(attn.scaling, rel=1e-12)
 
 
@@ -48,6 +51,12 @@ def test_yarn_is_really_on_in_the_yarn_presets():
     plain = ModelConfig(qk_rope_head_dim=ours.qk_rope_head_dim, rope_theta=ours.rope_theta)
     assert not torch.allclose(rope_inv_freq(ours), rope_inv_freq(plain))
     assert ours.rope_cos_sin_scale != 1.0 and ours.softmax_scale != ours.qk_head_dim ** -0.5
+    qwen, _ = _ours("qwen3_moe_yarn")  # Qwen3: YaRN scales cos/sin only, over the whole head
+    plain = ModelConfig(model_type="qwen3_moe", head_dim=qwen.head_dim, rope_theta=qwen.rope_theta)
+    assert rope_inv_freq(qwen).shape == (qwen.head_dim // 2,)
+    assert not torch.allclose(rope_inv_freq(qwen), rope_inv_freq(plain))
+    assert qwen.rope_cos_sin_scale == pytest.approx(0.1 * __import__("math").log(4.0) + 1)
+    assert qwen.softmax_scale == qwen.head_dim ** -0.5
 
 
 def test_interleaved_rope_matches_both_transformers_formulations():

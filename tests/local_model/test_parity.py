@@ -1,8 +1,10 @@
-"""Parity with transformers' DeepseekV2/V3ForCausalLM (float64, eager) on tiny random checkpoints.
+"""Parity with transformers' DeepseekV2/V3ForCausalLM and Qwen3MoeForCausalLM (eager) on tiny
+random checkpoints.
 
 For each configuration: the experts each token is routed to are compared first (a routing
 difference explains every later mismatch), then the logits of a whole prompt, then the
-logits of cached decoding step by step. Ours runs in float32; tolerance 1e-4.
+logits of cached decoding step by step. Ours runs in float32 against the reference in float64
+(and, for Qwen3-MoE, in float32 as well); tolerance 1e-4.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.local_model.lm_testing import PRESETS, assert_cached_decode_matches, hf_reference
+from tests.local_model.lm_testing import PRESETS, QWEN_PRESETS, assert_cached_decode_matches, hf_reference
 from local_model import load_model
 
 ATOL = 1e-4
@@ -32,11 +34,15 @@ def _moe_routers(layers):
     return [layer.mlp.gate for layer in layers if hasattr(layer.mlp, "gate")]
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
-def test_prompt_and_decode_match_transformers(checkpoints, name):
+def _cases():
+    return [(name, torch.float64) for name in sorted(PRESETS)] + [(name, torch.float32) for name in QWEN_PRESETS]
+
+
+@pytest.mark.parametrize("name, ref_dtype", _cases(), ids=lambda v: str(v).replace("torch.", ""))
+def test_prompt_and_decode_match_transformers(checkpoints, name, ref_dtype):
     path = checkpoints(name)
     ours = load_model(path, dtype=torch.float32)
-    ref = hf_reference(path)
+    ref = hf_reference(path, dtype=ref_dtype)
     vocab = PRESETS[name]["vocab_size"]
     g = torch.Generator().manual_seed(7)
     prompt = torch.randint(0, vocab, (1, 11), generator=g)
@@ -59,7 +65,7 @@ def test_prompt_and_decode_match_transformers(checkpoints, name):
 
     # 2. full-prompt logits
     assert ours_logits.shape == (1, 11, vocab)
-    torch.testing.assert_close(ours_logits.double(), ref_out.logits, atol=ATOL, rtol=0)
+    torch.testing.assert_close(ours_logits.double(), ref_out.logits.double(), atol=ATOL, rtol=0)
 
     # 3. cached decode, one token at a time, against transformers' own cached decode
     cache = ours.new_cache(1, 32)
@@ -67,11 +73,12 @@ def test_prompt_and_decode_match_transformers(checkpoints, name):
     assert_cached_decode_matches(ours, cache, ref, ref_out.cache, continuation, ATOL)
 
 
-def test_float64_engine_matches_transformers_tightly(checkpoints):
+@pytest.mark.parametrize("name", ["v3", "qwen3_moe"])
+def test_float64_engine_matches_transformers_tightly(checkpoints, name):
     """Our engine in float64 agrees with the float64 reference far below the fp32 tolerance."""
-    path = checkpoints("v3")
+    path = checkpoints(name)
     ours = load_model(path, dtype=torch.float64)
     ref = hf_reference(path)
-    ids = torch.randint(0, PRESETS["v3"]["vocab_size"], (2, 13), generator=torch.Generator().manual_seed(3))
+    ids = torch.randint(0, PRESETS[name]["vocab_size"], (2, 13), generator=torch.Generator().manual_seed(3))
     # both compute RoPE angles/routing in float32-ish precision, so "tight" is 1e-5, not 1e-12
     torch.testing.assert_close(ours(ids), ref(ids).logits, atol=1e-5, rtol=0)

@@ -213,6 +213,20 @@ def test_compat_text_tool_calls_become_tool_calls(serve, pieces):
     assert call.id and out["done"].stop_reason == "tool_use"
 
 
+def test_compat_qwen3_coder_text_calls_are_typed_by_the_tools(serve):
+    """Qwen3-Coder's XML calls, streamed in pieces: a file's content that is JSON stays text (the
+    schema says string), and two calls come back as two."""
+    text = ("<tool_call>\n<function=write_file>\n<parameter=path>\nconf.json\n</parameter>\n<parameter=content>\n"
+            '{"debug": true}\n\n</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=read_file>\n'
+            "<parameter=path>\nconf.json\n</parameter>\n</function>\n</tool_call>")
+    server = serve([Reply(frames=openai_turn(text=[text[:30], text[30:90], text[90:]]))])
+    out = collect(compat(server).stream(HELLO, [WRITE_FILE, READ_FILE], SETTINGS))
+    calls = [out["calls"][i] for i in sorted(out["calls"])]
+    assert [(c.name, dict(c.arguments)) for c in calls] == [
+        ("write_file", {"path": "conf.json", "content": '{"debug": true}\n'}), ("read_file", {"path": "conf.json"})]
+    assert out["text"] == "" and out["done"].stop_reason == "tool_use"
+
+
 def test_compat_bare_json_tool_call_and_malformed_text_call(serve):
     server = serve([Reply(frames=openai_turn(text=['{"name": "read_file", ', '"arguments": {"path": "b"}}'])),
                     Reply(frames=openai_turn(text=['<tool_call>{"name": "read_file", "arguments": {"path": }}'

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from agent.models.text_tool_calls import TextCallFilter, TextToolCall, parse_text_tool_calls
+from agent.models.text_tool_calls import TextCallFilter, TextToolCall, parameter_types, parse_text_tool_calls
 
 DS = ("<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>",
       "<｜tool▁calls▁end｜>")
@@ -40,6 +40,33 @@ def test_qwen3_coder_xml_form():
             "<parameter=content>\nprint(1)\n</parameter>\n</function>\n</tool_call>")
     _, [call] = parse_text_tool_calls(text)
     assert (call.name, args(call)) == ("write_file", {"path": "a.py", "content": "print(1)"})
+
+
+def test_qwen3_coder_values_follow_the_tools_schema():
+    text = ("<tool_call>\n<function=write_file>\n<parameter=path>\n2024\n</parameter>\n"
+            '<parameter=content>\n{\n  "a": [1, 2]\n}\n\n</parameter>\n<parameter=mode>\n644\n</parameter>\n'
+            "<parameter=retries>\n3\n</parameter>\n</function>\n</tool_call>")
+    types = parameter_types([{"type": "function", "function": {"name": "write_file", "parameters": {
+        "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"},
+                                         "retries": {"type": ["integer", "null"]}}}}}])
+    _, [call] = parse_text_tool_calls(text, types)
+    # a file whose content is JSON stays text; a parameter the schema does not name too
+    assert args(call) == {"path": "2024", "content": '{\n  "a": [1, 2]\n}\n', "mode": "644", "retries": 3}
+    _, [untyped] = parse_text_tool_calls(text)  # no schema to go by: what reads as JSON is JSON
+    assert args(untyped)["content"] == {"a": [1, 2]} and args(untyped)["retries"] == 3
+
+
+def test_qwen3_coder_several_functions_and_no_wrapper():
+    text = ("Two.\n<tool_call>\n<function=read_file>\n<parameter=path>\na\n</parameter>\n</function>\n"
+            "<function=read_file>\n<parameter=path>\nb\n</parameter>\n</function>\n</tool_call>")
+    visible, calls = parse_text_tool_calls(text)
+    assert visible == "Two." and [args(c) for c in calls] == [{"path": "a"}, {"path": "b"}]
+    bare = "Reading.\n<function=read_file>\n<parameter=path>\nline one\nline two\n</parameter>\n</function>"
+    visible, [call] = parse_text_tool_calls(bare)
+    assert visible == "Reading." and args(call) == {"path": "line one\nline two"}
+    shown, rest, [streamed] = feed_all(["Reading.\n<func", bare[len("Reading.\n<func"):]])
+    assert "".join(shown) + rest == "Reading.\n" and streamed == call
+    assert parse_text_tool_calls("see <function=x> in the docs") == ("see <function=x> in the docs", [])
 
 
 def test_deepseek_v3_fenced_form_two_calls():
