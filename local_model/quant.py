@@ -9,8 +9,9 @@
 
 What is quantized: every `kernels.Linear` of the model (attention projections, dense MLPs,
 shared experts, lm_head unless it is tied to the embedding) and the routed experts. What
-stays in the model dtype: embeddings, norms, routers, and MLA's kv_b_proj, whose two halves
-the absorbed attention multiplies per head as matrices rather than as one linear (KEEP).
+stays in the model dtype: embeddings, norms, routers; on CUDA also MLA's kv_b_proj
+(KEEP_ON_CUDA), whose two halves the absorbed attention multiplies per head rather than as one
+linear: on CPU our kernels do those per-head products (QuantMLA), on CUDA torch's bmm does.
 
 How products run:
 * CPU, up to GEMV_MAX_ROWS rows (decode): our C kernels (quant_cpu.c), which read a byte or
@@ -31,13 +32,12 @@ float weights of at most a block exist at once. Shapes: N out features, K in fea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import quant_cpu
+from .attention import MLA
 from .kernels import KernelPolicy, Linear
 from .moe import Experts
 
@@ -46,7 +46,7 @@ GROUP = 128  # int4 group size along the input
 GEMV_MAX_ROWS = 16  # up to this many rows the C kernels beat dequantize-then-F.linear here
 BLOCK_BYTES = 1 << 21  # float32 bytes of one dequantized block of rows in the blocked path
 QUANTIZE_CHUNK = 1 << 22  # weights quantized at a time during loading: bounds the float temporaries
-KEEP = ("self_attn.kv_b_proj",)  # Linears left in the model dtype (see the module docstring)
+KEEP_ON_CUDA = ("self_attn.kv_b_proj",)  # Linears left in the model dtype on CUDA (see the module docstring)
 DIGIT_LIMIT = 127 * 256 * 256  # int8_digits_mm: activations as integers |X| <= this, three base-256 digits
 INNER_K_TILES = 8  # tinygemm's packing parameter (K must be a multiple of INNER_K_TILES * 16 = 128)
 
@@ -137,22 +137,21 @@ def dequantize_int4(packed: torch.Tensor, scale: torch.Tensor, offset: torch.Ten
     return (q * scale[..., None] + offset[..., None]).flatten(-2)[..., :in_features]
 
 
-@dataclass(frozen=True)
 class QWeight:
     """One quantized weight [N, K] (an expert's, or a linear's) as the products read it.
 
     layout "rows": q int8 [N, K], scale [N]. "nibbles": q uint8 [N, G*64], scale/offset [N, G].
     "tinygemm": q as torch._convert_weight_to_int4pack made it, scale = scales-and-zeros
     [G, N, 2] bfloat16 (zero = offset + 8 * scale, as tinygemm dequantizes (q - 8) * s + z).
+    A plain slotted class: one is made per module (not per call), and decode calls hundreds per step.
     """
 
-    mode: str
-    layout: str
-    out_features: int
-    in_features: int
-    q: torch.Tensor
-    scale: torch.Tensor
-    offset: torch.Tensor | None = None
+    __slots__ = ("mode", "layout", "out_features", "in_features", "q", "scale", "offset")
+
+    def __init__(self, mode: str, layout: str, out_features: int, in_features: int, q: torch.Tensor,
+                 scale: torch.Tensor, offset: torch.Tensor | None = None):
+        self.mode, self.layout, self.out_features, self.in_features = mode, layout, out_features, in_features
+        self.q, self.scale, self.offset = q, scale, offset
 
     def dequantize(self) -> torch.Tensor:
         """The float32 weight [N, K]."""
@@ -208,26 +207,31 @@ def _quantize_rows(w: torch.Tensor, mode: str, device: torch.device | str) -> tu
     return out
 
 
+def tinygemm_inputs(packed: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nibble-layout int4 -> what torch's int4 kernels take: (pairs uint8 [N, Kp/2], the even input in the high
+    nibble; scales-and-zeros float32 [G, N, 2], zero = offset + 8 * scale since they dequantize (q - 8) * s + z)."""
+    n, groups = scale.shape
+    halves = packed.view(n, groups, GROUP // 2)
+    values = torch.cat((halves & 15, halves >> 4), dim=-1).view(n, groups * GROUP)
+    pairs = ((values[:, ::2] << 4) | values[:, 1::2]).contiguous()
+    return pairs, torch.stack((scale, offset + 8 * scale), dim=-1).transpose(0, 1).contiguous()
+
+
 def _to_tinygemm(packed: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Nibble-layout int4 (on CUDA) -> (tinygemm's packed weight, its scales-and-zeros [G, N, 2] bfloat16)."""
-    n, groups = scale.shape
-    values = torch.cat((packed.view(n, groups, GROUP // 2) & 15, packed.view(n, groups, GROUP // 2) >> 4), dim=-1)
-    values = values.view(n, groups * GROUP)
-    pairs = ((values[:, ::2] << 4) | values[:, 1::2]).contiguous()  # [N, Kp/2]: even input in the high nibble
-    q = torch._convert_weight_to_int4pack(pairs, INNER_K_TILES)
-    scales_and_zeros = torch.stack((scale, offset + 8 * scale), dim=-1).transpose(0, 1).contiguous()
-    return q, scales_and_zeros.to(torch.bfloat16)
+    pairs, scales_and_zeros = tinygemm_inputs(packed, scale, offset)
+    return torch._convert_weight_to_int4pack(pairs, INNER_K_TILES), scales_and_zeros.to(torch.bfloat16)
 
 
 # ---- products ----------------------------------------------------------------------------------
 
 def qmatmul(x: torch.Tensor, w: QWeight, kernels: KernelPolicy) -> torch.Tensor:
     """x [..., K] @ W.T -> [..., N] in x's dtype, W the weight `w` stands for."""
-    lead = x.shape[:-1]
-    x2 = x.reshape(-1, w.in_features)
-    if x2.shape[0] == 0:
-        return x.new_zeros(*lead, w.out_features)
-    if w.layout == "tinygemm":
+    x2 = x if x.dim() == 2 else x.reshape(-1, w.in_features)
+    rows = x2.shape[0]
+    if rows == 0:
+        y = x2.new_zeros(0, w.out_features)
+    elif w.layout == "tinygemm":
         padded = w.scale.shape[0] * GROUP
         xb = x2.to(torch.bfloat16)
         if padded != w.in_features:
@@ -235,7 +239,7 @@ def qmatmul(x: torch.Tensor, w: QWeight, kernels: KernelPolicy) -> torch.Tensor:
         y = torch._weight_int4pack_mm(xb.contiguous(), w.q, GROUP, w.scale)
     elif x.device.type == "cpu":
         lib = quant_cpu.library(kernels.quant_cpu) if kernels.quant_cpu else None
-        if lib is not None and x2.shape[0] <= GEMV_MAX_ROWS and w.in_features <= quant_cpu.MAX_K:
+        if lib is not None and rows <= GEMV_MAX_ROWS and w.in_features <= quant_cpu.MAX_K:
             xf = x2.to(torch.float32).contiguous()
             y = (quant_cpu.q8_gemv(lib, xf, w.q, w.scale) if w.layout == "rows"
                  else quant_cpu.q4_gemv(lib, xf, w.q, w.scale, w.offset))
@@ -243,7 +247,9 @@ def qmatmul(x: torch.Tensor, w: QWeight, kernels: KernelPolicy) -> torch.Tensor:
             y = blocked_matmul(x2, w, lib)
     else:
         y = int8_digits_mm(x2, w.q, w.scale)
-    return y.to(x.dtype).view(*lead, w.out_features)
+    if y.dtype != x.dtype:
+        y = y.to(x.dtype)
+    return y if x.dim() == 2 else y.view(*x.shape[:-1], w.out_features)
 
 
 def blocked_matmul(x2: torch.Tensor, w: QWeight, lib=None) -> torch.Tensor:
@@ -305,13 +311,19 @@ class QuantLinear(nn.Module):
         self.register_buffer("qweight", weight.q)
         self.register_buffer("scale", weight.scale)
         self.register_buffer("offset", weight.offset)
+        self._apply(lambda t: t)  # builds self._weight
+
+    def _apply(self, fn, recurse=True):
+        out = super()._apply(fn, recurse)
+        self._weight = QWeight(self.mode, self.layout, self.out_features, self.in_features, self.qweight,
+                               self.scale, self.offset)  # over the buffers as they now are
+        return out
 
     def quantized(self) -> QWeight:
-        return QWeight(self.mode, self.layout, self.out_features, self.in_features, self.qweight, self.scale,
-                       self.offset)
+        return self._weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return qmatmul(x, self.quantized(), self.kernels)
+        return qmatmul(x, self._weight, self.kernels)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, {self.mode} ({self.layout})"
@@ -335,6 +347,16 @@ class QuantExperts(Experts):
             if len(parts) < 3:
                 self.register_buffer(f"{proj}_offset", None)
         self._count = tensors["gate_up"][0].shape[0]
+        self._apply(lambda t: t)  # builds self._weights
+
+    def _apply(self, fn, recurse=True):
+        out = super()._apply(fn, recurse)
+        self._weights = {}  # proj -> one QWeight per expert, over views of the buffers as they now are
+        for proj, (n, k) in self.shapes.items():
+            q, scale, offset = (getattr(self, f"{proj}_{s}") for s in ("q", "scale", "offset"))
+            self._weights[proj] = [QWeight(self.mode, self.layout, n, k, q[e], scale[e],
+                                           None if offset is None else offset[e]) for e in range(q.shape[0])]
+        return out
 
     @property
     def n_experts(self) -> int:
@@ -344,14 +366,11 @@ class QuantExperts(Experts):
         return True
 
     def quantized(self, proj: str, e: int) -> QWeight:
-        offset = getattr(self, f"{proj}_offset")
-        n, k = self.shapes[proj]
-        return QWeight(self.mode, self.layout, n, k, getattr(self, f"{proj}_q")[e], getattr(self, f"{proj}_scale")[e],
-                       None if offset is None else offset[e])
+        return self._weights[proj][e]
 
     def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
-        gate, up = qmatmul(x, self.quantized("gate_up", e), self.kernels).chunk(2, dim=-1)
-        return qmatmul(F.silu(gate) * up, self.quantized("down", e), self.kernels)
+        gate, up = qmatmul(x, self._weights["gate_up"][e], self.kernels).chunk(2, dim=-1)
+        return qmatmul(F.silu(gate) * up, self._weights["down"][e], self.kernels)
 
     def dequantized(self, proj: str) -> torch.Tensor:
         """The float32 stack [E, N, K] of one projection."""
@@ -359,6 +378,32 @@ class QuantExperts(Experts):
 
     def extra_repr(self) -> str:
         return f"{self.n_experts} experts, {self.mode} ({self.layout})"
+
+
+class QuantMLA(MLA):
+    """An MLA whose kv_b_proj is a QuantLinear (on CPU). Decode's absorbed attention multiplies per head
+    by W_UK^T and W_UV, the two row blocks of kv_b_proj of each head, through our kernels; prefill's
+    expanded attention calls kv_b_proj like any linear. Installed over an MLA by QuantPlan.install."""
+
+    def _absorb_query(self, q: torch.Tensor) -> torch.Tensor:
+        """[H, Dn, N] -> [H, R, N]."""
+        return self._heads(q, 0, self.nope_dim, transposed=True)
+
+    def _absorb_output(self, out_latent: torch.Tensor) -> torch.Tensor:
+        """[H, R, N] -> [H, Dv, N]."""
+        return self._heads(out_latent, self.nope_dim, self.v_dim, transposed=False)
+
+    def _heads(self, x: torch.Tensor, row0: int, n: int, transposed: bool) -> torch.Tensor:
+        w = self.kv_b_proj.quantized()
+        lib = quant_cpu.library(self.kernels.quant_cpu) if self.kernels.quant_cpu else None
+        if x.device.type != "cpu" or lib is None or x.shape[-1] > GEMV_MAX_ROWS:
+            # the fallback: the per-head blocks dequantized for this call, multiplied as MLA does
+            blocks = w.dequantize().to(x.dtype).view(self.n_heads, self.nope_dim + self.v_dim, self.rank)
+            block = blocks[:, row0 : row0 + n]
+            return torch.bmm(block.transpose(1, 2) if transposed else block, x)
+        y = quant_cpu.gemv_heads(lib, w, x.permute(2, 0, 1).to(torch.float32).contiguous(), row0, n,
+                                 self.nope_dim + self.v_dim, transposed)  # [N, H, R or Dv]
+        return y.permute(1, 2, 0).to(x.dtype)
 
 
 # ---- loading -----------------------------------------------------------------------------------
@@ -411,8 +456,10 @@ class QuantPlan:
     def __init__(self, model: nn.Module, mode: str, device: torch.device | str):
         self.model, self.mode, self.device = model, mode, torch.device(device)
         tied = bool(getattr(model.config, "tie_word_embeddings", False))
+        keep = KEEP_ON_CUDA if self.device.type == "cuda" else ()
         self.linears = {f"{name}.weight": name for name, module in model.named_modules()
-                        if isinstance(module, Linear) and not name.endswith(KEEP) and not (tied and name == "lm_head")}
+                        if isinstance(module, Linear) and not (keep and name.endswith(keep))
+                        and not (tied and name == "lm_head")}
         self.experts = {f"{name}.{param}": name for name, module in model.named_modules()
                         if isinstance(module, Experts) for param in ("gate_up_proj", "down_proj")}
         self._done: dict[str, QWeight] = {}
@@ -449,6 +496,9 @@ class QuantPlan:
             module_name = self.linears[name]
             old = self.model.get_submodule(module_name)
             _set_submodule(self.model, module_name, QuantLinear(weight, old.kernels))
+            parent = self.model.get_submodule(module_name.rpartition(".")[0])
+            if module_name.endswith(".kv_b_proj") and type(parent) is MLA:
+                parent.__class__ = QuantMLA  # same state; its absorbed products read the quantized weight
         for module_name in sorted(set(self.experts.values())):
             old = self.model.get_submodule(module_name)
             stacks = {proj: self._stacks.get(f"{module_name}.{proj}_proj") for proj in ("gate_up", "down")}
@@ -458,6 +508,22 @@ class QuantPlan:
             layout = stacks["gate_up"].layout
             _set_submodule(self.model, module_name, QuantExperts(
                 self.mode, layout, shapes, {proj: s.tensors for proj, s in stacks.items()}, old.kernels))
+
+
+def quantize_model(model: nn.Module, mode: str) -> nn.Module:
+    """Quantize a loaded (or random_init) model in place, weight by weight, each float weight dropped once
+    quantized; returns the model. For models built without a checkpoint (benchmarks); loading with
+    `quantize` is the usual way."""
+    device = model.embed_tokens.weight.device
+    check_mode(mode, device, model.embed_tokens.weight.dtype)
+    plan = QuantPlan(model, mode, device)
+    for name in [*plan.linears, *plan.experts]:
+        module_name, _, attr = name.rpartition(".")
+        module = model.get_submodule(module_name)
+        plan.put(name, getattr(module, attr))
+        module._parameters[attr] = nn.Parameter(torch.empty(0, device="meta"), requires_grad=False)
+    plan.install()
+    return model
 
 
 def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:

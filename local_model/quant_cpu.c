@@ -48,7 +48,20 @@
 #define BASE (1 << BITS)
 #define LIMIT ((BASE / 2 - 1) * BASE * BASE)
 
+#if defined(__GNUC__)
+#define _PREFETCH(p) __builtin_prefetch((p), 0, 0)
+#else
+#define _PREFETCH(p) ((void)0)
+#endif
+
+/* Weight bytes read ahead of use: a single core keeps too few misses in flight to stream DRAM at full
+ * speed while it computes; prefetching this far ahead (rows are contiguous) keeps more in flight. */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 1024
+#endif
+
 int qk_isa(void) { return ISA; }
+int qk_limit(void) { return LIMIT; }  /* |X| <= this: activations are rounded to max|x| / LIMIT */
 
 /* One activation row: digits d[3][kp] (zero past k), its X sum, the factor back to float. */
 static void digits(const float *x, int64_t k, int64_t kp, int8_t *d, int64_t *xsum, float *factor) {
@@ -57,7 +70,28 @@ static void digits(const float *x, int64_t k, int64_t kp, int8_t *d, int64_t *xs
     float to_int = amax > 0.f ? (float)LIMIT / amax : 0.f;
     int64_t sum = 0;
     memset(d, 0, (size_t)(3 * kp));
-    for (int64_t i = 0; i < k; i++) {
+    int64_t i = 0;
+#if ISA == 2
+    const __m512 scale = _mm512_set1_ps(to_int);
+    const __m512i half = _mm512_set1_epi32(BASE / 2), mask = _mm512_set1_epi32(BASE - 1);
+    const __m512i lim = _mm512_set1_epi32(LIMIT), nlim = _mm512_set1_epi32(-LIMIT);
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0;  /* digit sums: |lane| <= 128 * k / 16, no overflow */
+    for (; i + 16 <= k; i += 16) {  /* cvtps rounds to nearest even, as lrintf does */
+        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), scale));
+        v = _mm512_max_epi32(_mm512_min_epi32(v, lim), nlim);
+        __m512i d0 = _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(v, half), mask), half);
+        __m512i v1 = _mm512_srai_epi32(_mm512_sub_epi32(v, d0), BITS);
+        __m512i d1 = _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(v1, half), mask), half);
+        __m512i d2 = _mm512_srai_epi32(_mm512_sub_epi32(v1, d1), BITS);
+        s0 = _mm512_add_epi32(s0, d0), s1 = _mm512_add_epi32(s1, d1), s2 = _mm512_add_epi32(s2, d2);
+        _mm_storeu_si128((__m128i *)(d + i), _mm512_cvtepi32_epi8(d0));
+        _mm_storeu_si128((__m128i *)(d + kp + i), _mm512_cvtepi32_epi8(d1));
+        _mm_storeu_si128((__m128i *)(d + 2 * kp + i), _mm512_cvtepi32_epi8(d2));
+    }
+    sum = _mm512_reduce_add_epi32(s0) + (int64_t)BASE * _mm512_reduce_add_epi32(s1)
+          + (int64_t)BASE * BASE * _mm512_reduce_add_epi32(s2);
+#endif
+    for (; i < k; i++) {
         int32_t v = (int32_t)lrintf(x[i] * to_int);
         if (v > LIMIT) v = LIMIT;
         if (v < -LIMIT) v = -LIMIT;
@@ -98,6 +132,7 @@ static void dot_q8(const int8_t *q, const int8_t *d, int64_t k, int64_t kp, int6
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0;
     for (; i + 64 <= k; i += 64) {
+        _PREFETCH(q + i + PREFETCH_AHEAD);
         __m512i u = _mm512_xor_si512(_mm512_loadu_si512(q + i), flip);
         a0 = _mm512_dpbusd_epi32(a0, u, _mm512_loadu_si512(d + i));
         a1 = _mm512_dpbusd_epi32(a1, u, _mm512_loadu_si512(d + kp + i));
@@ -116,6 +151,7 @@ static void dot_q8(const int8_t *q, const int8_t *d, int64_t k, int64_t kp, int6
     const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0;
     for (; i + 32 <= k; i += 32) {
+        if (!(i & 63)) _PREFETCH(q + i + PREFETCH_AHEAD);
         __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + i)), flip);
         a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(d + i))), ones));
         a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(d + kp + i))), ones));
@@ -141,31 +177,45 @@ static int64_t dot_q4_group(const uint8_t *p, const int8_t *d, int64_t kp) {
 }
 #endif
 
-void q8_gemv(const float *x, int64_t m, int64_t k, const int8_t *q, const float *s, int64_t n, float *y, int threads) {
-    int64_t kp = (k + 63) / 64 * 64;
-    int8_t *d = aligned_alloc(64, (size_t)(m * 3 * kp));
-    int64_t *xsum = malloc(sizeof(int64_t) * m);
-    float *factor = malloc(sizeof(float) * m);
-    for (int64_t r = 0; r < m; r++) digits(x + r * k, k, kp, d + r * 3 * kp, xsum + r, factor + r);
+/* The products, over "heads": x [m, heads, k]; head h multiplies weight rows h * stride + [0, n) (the
+ * plain product is heads = 1); y [m, heads, n]. */
+static void q8_run(const float *x, int64_t m, int64_t heads, int64_t k, const int8_t *q, const float *s, int64_t n,
+                   int64_t stride, float *y, int threads) {
+    int64_t kp = (k + 63) / 64 * 64, mh = m * heads;
+    int8_t *d = aligned_alloc(64, (size_t)(mh * 3 * kp));
+    int64_t *xsum = malloc(sizeof(int64_t) * mh);
+    float *factor = malloc(sizeof(float) * mh);
+    for (int64_t r = 0; r < mh; r++) digits(x + r * k, k, kp, d + r * 3 * kp, xsum + r, factor + r);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t j = 0; j < n; j++) {
+    for (int64_t hj = 0; hj < heads * n; hj++) {
+        int64_t h = hj / n, row = h * stride + hj % n;
+        const int8_t *w = q + row * k;
         for (int64_t r = 0; r < m; r++) {
-            int64_t t[3];
-            dot_q8(q + j * k, d + r * 3 * kp, k, kp, t);
-            int64_t total = t[0] + BASE * t[1] + (int64_t)BASE * BASE * t[2] - 128 * xsum[r];
-            y[r * n + j] = (float)((double)total * factor[r]) * s[j];
+            int64_t t[3], rh = r * heads + h;
+            dot_q8(w, d + rh * 3 * kp, k, kp, t);
+            int64_t total = t[0] + BASE * t[1] + (int64_t)BASE * BASE * t[2] - 128 * xsum[rh];
+            y[rh * n + hj % n] = (float)((double)total * factor[rh]) * s[row];
         }
     }
     free(d), free(xsum), free(factor);
 }
 
-void q4_gemv(const float *x, int64_t m, int64_t k, const uint8_t *p, const float *sc, const float *of, int64_t n,
-             float *y, int threads) {
-    int64_t ng = (k + GROUP - 1) / GROUP, kp = ng * GROUP;
-    int8_t *d = aligned_alloc(64, (size_t)(m * 3 * kp));
-    int64_t *xsum = malloc(sizeof(int64_t) * m);
-    float *factor = malloc(sizeof(float) * m), *xs = malloc(sizeof(float) * m * ng);
-    for (int64_t r = 0; r < m; r++) {
+void q8_gemv(const float *x, int64_t m, int64_t k, const int8_t *q, const float *s, int64_t n, float *y, int threads) {
+    q8_run(x, m, 1, k, q, s, n, 0, y, threads);
+}
+
+void q8_gemv_heads(const float *x, int64_t m, int64_t heads, int64_t k, const int8_t *q, const float *s, int64_t n,
+                   int64_t stride, float *y, int threads) {
+    q8_run(x, m, heads, k, q, s, n, stride, y, threads);
+}
+
+static void q4_run(const float *x, int64_t m, int64_t heads, int64_t k, const uint8_t *p, const float *sc,
+                   const float *of, int64_t n, int64_t stride, float *y, int threads) {
+    int64_t ng = (k + GROUP - 1) / GROUP, kp = ng * GROUP, mh = m * heads;
+    int8_t *d = aligned_alloc(64, (size_t)(mh * 3 * kp));
+    int64_t *xsum = malloc(sizeof(int64_t) * mh);
+    float *factor = malloc(sizeof(float) * mh), *xs = malloc(sizeof(float) * mh * ng);
+    for (int64_t r = 0; r < mh; r++) {
         digits(x + r * k, k, kp, d + r * 3 * kp, xsum + r, factor + r);
         for (int64_t g = 0; g < ng; g++) {  /* the float sum of each group, for the offsets */
             float acc = 0.f;
@@ -174,18 +224,21 @@ void q4_gemv(const float *x, int64_t m, int64_t k, const uint8_t *p, const float
         }
     }
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t j = 0; j < n; j++) {
+    for (int64_t hj = 0; hj < heads * n; hj++) {
+        int64_t h = hj / n, j = h * stride + hj % n;
         const uint8_t *row = p + j * (kp / 2);
         const float *scj = sc + j * ng, *ofj = of + j * ng;
         for (int64_t r = 0; r < m; r++) {
-            const int8_t *dr = d + r * 3 * kp;
+            int64_t rh = r * heads + h;
+            const int8_t *dr = d + rh * 3 * kp;
             float offsets = 0.f, acc = 0.f;
-            for (int64_t g = 0; g < ng; g++) offsets += ofj[g] * xs[r * ng + g];
+            for (int64_t g = 0; g < ng; g++) offsets += ofj[g] * xs[rh * ng + g];
 #if ISA == 2
             const __m512i low = _mm512_set1_epi8(15);
             __m512 accv = _mm512_setzero_ps();
             for (int64_t g = 0; g < ng; g++) {
                 const int8_t *dg = dr + g * GROUP;
+                _PREFETCH(row + g * HALF + PREFETCH_AHEAD);
                 __m512i b = _mm512_loadu_si512(row + g * HALF);
                 __m512i lo = _mm512_and_si512(b, low), hi = _mm512_and_si512(_mm512_srli_epi16(b, 4), low);
                 __m512i z = _mm512_setzero_si512();
@@ -205,6 +258,7 @@ void q4_gemv(const float *x, int64_t m, int64_t k, const uint8_t *p, const float
             __m256 accv = _mm256_setzero_ps();
             for (int64_t g = 0; g < ng; g++) {
                 const int8_t *dg = dr + g * GROUP;
+                _PREFETCH(row + g * HALF + PREFETCH_AHEAD);
                 __m256i b0 = _mm256_loadu_si256((const __m256i *)(row + g * HALF));
                 __m256i b1 = _mm256_loadu_si256((const __m256i *)(row + g * HALF + 32));
                 __m256i l0 = _mm256_and_si256(b0, low), l1 = _mm256_and_si256(b1, low);
@@ -226,10 +280,69 @@ void q4_gemv(const float *x, int64_t m, int64_t k, const uint8_t *p, const float
 #else
             for (int64_t g = 0; g < ng; g++) acc += (float)dot_q4_group(row + g * HALF, dr + g * GROUP, kp) * scj[g];
 #endif
-            y[r * n + j] = acc * factor[r] + offsets;
+            y[rh * n + hj % n] = acc * factor[rh] + offsets;
         }
     }
     free(d), free(xsum), free(factor), free(xs);
+}
+
+void q4_gemv(const float *x, int64_t m, int64_t k, const uint8_t *p, const float *sc, const float *of, int64_t n,
+             float *y, int threads) {
+    q4_run(x, m, 1, k, p, sc, of, n, 0, y, threads);
+}
+
+void q4_gemv_heads(const float *x, int64_t m, int64_t heads, int64_t k, const uint8_t *p, const float *sc,
+                   const float *of, int64_t n, int64_t stride, float *y, int threads) {
+    q4_run(x, m, heads, k, p, sc, of, n, stride, y, threads);
+}
+
+/* The transposed products over heads, in float32 arithmetic (the rows are the reduction here, so the
+ * integer digits do not apply): x [m, heads, n]; y [m, heads, k];
+ *   y[r, h, c] = sum_{i < n} x[r, h, i] * W[h * stride + i, c]
+ * with W the dequantized weight. Absorbed MLA multiplies W_UK^T this way (W_UK: kv_b_proj's rows). */
+void q8_gemv_t_heads(const float *x, int64_t m, int64_t heads, int64_t k, const int8_t *q, const float *s, int64_t n,
+                     int64_t stride, float *y, int threads) {
+    int64_t ng = (k + GROUP - 1) / GROUP;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t hg = 0; hg < heads * ng; hg++) {
+        int64_t h = hg / ng, c0 = (hg % ng) * GROUP, len = k - c0 < GROUP ? k - c0 : GROUP;
+        for (int64_t r = 0; r < m; r++) {
+            float acc[GROUP] = {0};
+            const float *xr = x + (r * heads + h) * n;
+            for (int64_t i = 0; i < n; i++) {
+                int64_t row = h * stride + i;
+                const int8_t *w = q + row * k + c0;
+                float c = xr[i] * s[row];
+                for (int64_t t = 0; t < len; t++) acc[t] += c * (float)w[t];
+            }
+            memcpy(y + (r * heads + h) * k + c0, acc, sizeof(float) * (size_t)len);
+        }
+    }
+}
+
+void q4_gemv_t_heads(const float *x, int64_t m, int64_t heads, int64_t k, const uint8_t *p, const float *sc,
+                     const float *of, int64_t n, int64_t stride, float *y, int threads) {
+    int64_t ng = (k + GROUP - 1) / GROUP;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t hg = 0; hg < heads * ng; hg++) {
+        int64_t h = hg / ng, g = hg % ng, c0 = g * GROUP, len = k - c0 < GROUP ? k - c0 : GROUP;
+        for (int64_t r = 0; r < m; r++) {
+            float acc[GROUP] = {0}, constant = 0.f;
+            const float *xr = x + (r * heads + h) * n;
+            for (int64_t i = 0; i < n; i++) {
+                int64_t row = h * stride + i;
+                const uint8_t *pg = p + row * ng * HALF + g * HALF;
+                float a = xr[i] * sc[row * ng + g];
+                constant += xr[i] * of[row * ng + g];
+                for (int t = 0; t < HALF; t++) {
+                    acc[t] += a * (float)(pg[t] & 15);
+                    acc[HALF + t] += a * (float)(pg[t] >> 4);
+                }
+            }
+            float *out = y + (r * heads + h) * k + c0;
+            for (int64_t t = 0; t < len; t++) out[t] = acc[t] + constant;
+        }
+    }
 }
 
 /* Rows [0, n) of a weight, dequantized to float32 into out [n, k] (the blocked path of larger products). */

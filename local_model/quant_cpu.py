@@ -63,6 +63,11 @@ def isa(lib: ctypes.CDLL) -> str:
     return ISA_NAMES[lib.qk_isa()]
 
 
+def activation_step(lib: ctypes.CDLL) -> float:
+    """The kernels round each activation row to multiples of max|row| times this (2^-23, or 2^-20 with AVX2)."""
+    return 1.0 / lib.qk_limit()
+
+
 def q8_gemv(lib: ctypes.CDLL, x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """x [M, K] float32 contiguous, q [N, K] int8, scale [N] float32 -> [M, N] float32."""
     m, k = x.shape
@@ -78,6 +83,31 @@ def q4_gemv(lib: ctypes.CDLL, x: torch.Tensor, packed: torch.Tensor, scale: torc
     y = torch.empty(m, packed.shape[0], dtype=torch.float32)
     lib.q4_gemv(x.data_ptr(), m, k, packed.data_ptr(), scale.data_ptr(), offset.data_ptr(), packed.shape[0],
                 y.data_ptr(), torch.get_num_threads())
+    return y
+
+
+def gemv_heads(lib: ctypes.CDLL, w, x: torch.Tensor, row0: int, n: int, stride: int,
+               transposed: bool = False) -> torch.Tensor:
+    """Per-head products with row blocks of one quantized weight `w` (a local_model.quant.QWeight on CPU).
+
+    x [M, H, n_in] float32 contiguous. Head h uses weight rows h * stride + row0 + [0, n).
+    Plain: y[m, h] = W_h @ x[m, h] (n_in = K) -> [M, H, n]. transposed: y[m, h] = W_h.T @ x[m, h]
+    (n_in = n) -> [M, H, K], in float32 arithmetic.
+    """
+    m, heads, _ = x.shape
+    k = w.in_features
+    y = torch.empty(m, heads, k if transposed else n, dtype=torch.float32)
+    rows = w.q.shape[-1]  # bytes per row
+    q = w.q.data_ptr() + row0 * rows
+    if w.layout == "rows":
+        fn = lib.q8_gemv_t_heads if transposed else lib.q8_gemv_heads
+        fn(x.data_ptr(), m, heads, k, q, w.scale.data_ptr() + row0 * 4, n, stride, y.data_ptr(),
+           torch.get_num_threads())
+    else:
+        groups = w.scale.shape[-1]
+        fn = lib.q4_gemv_t_heads if transposed else lib.q4_gemv_heads
+        fn(x.data_ptr(), m, heads, k, q, w.scale.data_ptr() + row0 * groups * 4, w.offset.data_ptr() + row0 * groups * 4,
+           n, stride, y.data_ptr(), torch.get_num_threads())
     return y
 
 
@@ -141,10 +171,17 @@ def _build(flags: list[str]) -> Path:
 def _load(path: Path) -> ctypes.CDLL:
     lib = ctypes.CDLL(str(path))
     lib.qk_isa.restype = ctypes.c_int
+    lib.qk_limit.restype = ctypes.c_int
     lib.q8_gemv.argtypes = [_P, _I, _I, _P, _P, _I, _P, ctypes.c_int]
     lib.q8_gemv.restype = None
     lib.q4_gemv.argtypes = [_P, _I, _I, _P, _P, _P, _I, _P, ctypes.c_int]
     lib.q4_gemv.restype = None
+    for name in ("q8_gemv_heads", "q8_gemv_t_heads"):
+        getattr(lib, name).argtypes = [_P, _I, _I, _I, _P, _P, _I, _I, _P, ctypes.c_int]
+        getattr(lib, name).restype = None
+    for name in ("q4_gemv_heads", "q4_gemv_t_heads"):
+        getattr(lib, name).argtypes = [_P, _I, _I, _I, _P, _P, _P, _I, _I, _P, ctypes.c_int]
+        getattr(lib, name).restype = None
     lib.q8_dequant.argtypes = [_P, _P, _I, _I, _P, ctypes.c_int]
     lib.q8_dequant.restype = None
     lib.q4_dequant.argtypes = [_P, _P, _P, _I, _I, _P, ctypes.c_int]
