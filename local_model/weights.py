@@ -15,8 +15,9 @@ is used in place, without a copy. Nothing holds a second copy of the model.
 
 With `quantize` (local_model/quant.py) the weights it covers are quantized as they are read,
 expert by expert, and nothing keeps the mapped files: every other tensor is copied out of
-them, and the files are closed after every RELEASE_BYTES read, so their pages leave the
-resident set and the peak during loading stays near the quantized size.
+them. Whenever no large tensor is used in place (quantizing, or converting the weights to another
+dtype; small ones are copied), the files are closed after every RELEASE_BYTES read, so that their pages leave the
+resident set: the peak during loading stays near the size of what is kept.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ INDEX_FILE = "model.safetensors.index.json"
 _EXPERT = re.compile(r"^layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$")
 _LAYER = re.compile(r"^layers\.(\d+)\.")
 _FP32_PARAMS = ("mlp.gate.weight", "mlp.gate.e_score_correction_bias")  # the router stays float32
-RELEASE_BYTES = 1 << 30  # quantizing: bytes read from the mapped files before they are closed and reopened
+RELEASE_BYTES = 64 << 20  # bytes read from the mapped files before they are closed and reopened (see above)
+SMALL_BYTES = 1 << 20  # tensors this small are copied rather than used in place (norms, routers)
 
 
 class CheckpointError(ValueError):
@@ -132,10 +134,11 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
     with ExitStack() as stack:
         handles = {}
         unreleased = [0]  # bytes read since the files were last opened
+        in_place = [False]  # a tensor of the model is a view of a mapped file: the files stay open
 
         def read(name: str) -> torch.Tensor:
             file = files[name]
-            if plan is not None and unreleased[0] > RELEASE_BYTES:
+            if not in_place[0] and unreleased[0] > RELEASE_BYTES:
                 stack.close()  # nothing refers to the mappings any more: their pages leave the resident set
                 handles.clear()
                 unreleased[0] = 0
@@ -187,8 +190,11 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
             # In place when dtype and device already match (CPU: the tensor is a view of the mmap),
             # except when quantizing: then no tensor may keep a mapped file alive.
             value = tensor.to(device=device, dtype=target_dtype(name))
-            if plan is not None and value.data_ptr() == tensor.data_ptr():
-                value = value.clone()
+            if value.data_ptr() == tensor.data_ptr():
+                if plan is not None or value.nbytes < SMALL_BYTES:
+                    value = value.clone()  # so that it does not keep its file mapped
+                else:
+                    in_place[0] = True
             assign(name, value)
 
     if unexpected:

@@ -386,3 +386,14 @@ def test_benchmark_script_runs_small(tmp_path):
             assert all(r["decode_tps"] > 0 and r["bound_tps"] > 0 for r in s["rows"])
         assert speed["int4"]["weight_bytes"] < speed["int8"]["weight_bytes"] < speed["bfloat16"]["weight_bytes"]
     assert "| config | mode |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_script_gpu_path_runs_on_cpu():
+    """--gpu builds its models in memory and quantizes them with quantize_model: held here on CPU (--small)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tests/benchmarks/bench_quant.py"), "--gpu", "--small", "--device",
+                           "cpu", "--contexts", "32", "--decode-tokens", "2", "--prompts", "1", "--prompt-len", "20",
+                           "--no-kernels"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for mode in ("bfloat16", "int8", "int4"):
+        assert f"| v2-lite-shaped | {mode} | 32 |" in proc.stdout
