@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .allocator import retain_freed_memory
+from .allocator import release_freed_memory, retain_freed_memory
 from .cache import LatentCache
 from .config import ConfigError, ModelConfig
 from .generate import generate
@@ -58,4 +58,6 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", dtype: torc
     with torch.device("meta"):
         model = DeepseekModel(config, kernels)
     load_weights(model, path, device, dtype, quantize)
+    if quantize:
+        release_freed_memory()  # the float temporaries of quantizing are not needed again
     return model.eval()

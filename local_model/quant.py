@@ -45,7 +45,7 @@ MODES = ("int8", "int4")
 GROUP = 128  # int4 group size along the input
 GEMV_MAX_ROWS = 16  # up to this many rows the C kernels beat dequantize-then-F.linear here
 BLOCK_BYTES = 1 << 21  # float32 bytes of one dequantized block of rows in the blocked path
-QUANTIZE_CHUNK = 1 << 22  # weights quantized at a time during loading: bounds the float temporaries
+QUANTIZE_CHUNK = 1 << 20  # weights quantized at a time during loading: bounds the float temporaries (~16 MB)
 KEEP_ON_CUDA = ("self_attn.kv_b_proj",)  # Linears left in the model dtype on CUDA (see the module docstring)
 DIGIT_LIMIT = 127 * 256 * 256  # int8_digits_mm: activations as integers |X| <= this, three base-256 digits
 INNER_K_TILES = 8  # tinygemm's packing parameter (K must be a multiple of INNER_K_TILES * 16 = 128)
@@ -492,6 +492,9 @@ class QuantPlan:
 
     def install(self) -> None:
         """Swap the quantized modules into the model (call once every tensor is in)."""
+        if self.experts and self.device.type == "cuda":  # read by graphs.GraphedDecoder
+            self.model.capture_unsupported = ("quantized experts run one by one after reading their token counts "
+                                              "on the host, which a CUDA graph cannot capture")
         for name, weight in self._done.items():
             module_name = self.linears[name]
             old = self.model.get_submodule(module_name)

@@ -15,9 +15,10 @@ is used in place, without a copy. Nothing holds a second copy of the model.
 
 With `quantize` (local_model/quant.py) the weights it covers are quantized as they are read,
 expert by expert, and nothing keeps the mapped files: every other tensor is copied out of
-them. Whenever no large tensor is used in place (quantizing, or converting the weights to another
-dtype; small ones are copied), the files are closed after every RELEASE_BYTES read, so that their pages leave the
-resident set: the peak during loading stays near the size of what is kept.
+them. Whenever no tensor is used in place (quantizing, or converting the weights to another
+dtype: the routers, which stay float32, are then copied too), the files are closed after
+every RELEASE_BYTES read, so that their pages leave the resident set: the peak during
+loading stays near the size of what is kept.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ _EXPERT = re.compile(r"^layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate_proj|up_proj|d
 _LAYER = re.compile(r"^layers\.(\d+)\.")
 _FP32_PARAMS = ("mlp.gate.weight", "mlp.gate.e_score_correction_bias")  # the router stays float32
 RELEASE_BYTES = 64 << 20  # bytes read from the mapped files before they are closed and reopened (see above)
-SMALL_BYTES = 1 << 20  # tensors this small are copied rather than used in place (norms, routers)
 
 
 class CheckpointError(ValueError):
@@ -136,17 +136,37 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
         unreleased = [0]  # bytes read since the files were last opened
         in_place = [False]  # a tensor of the model is a view of a mapped file: the files stay open
 
-        def read(name: str) -> torch.Tensor:
-            file = files[name]
+        def handle(file: Path):
+            """The open file, opened anew after RELEASE_BYTES were read where nothing keeps the old mapping."""
             if not in_place[0] and unreleased[0] > RELEASE_BYTES:
                 stack.close()  # nothing refers to the mappings any more: their pages leave the resident set
                 handles.clear()
                 unreleased[0] = 0
             if file not in handles:
                 handles[file] = stack.enter_context(safe_open(file, framework="pt"))
-            tensor = handles[file].get_tensor(name)
+            return handles[file]
+
+        def read(name: str) -> torch.Tensor:
+            tensor = handle(files[name]).get_tensor(name)
             unreleased[0] += tensor.nbytes
             return tensor
+
+        def read_stack(hf_name: str, name: str) -> bool:
+            """Quantizing: a fused expert stack [E, N, K] read and quantized one expert at a time, the file
+            released between experts as between tensors (a slice is a copy, so nothing keeps the mapping).
+            False if it must be read whole."""
+            stack_slice = handle(files[hf_name]).get_slice(hf_name)
+            shape = tuple(stack_slice.get_shape())
+            if stack_slice.get_dtype().startswith("F8") or shape != tuple(params[name].shape):
+                return False  # FP8 needs its scales; a wrong shape gets the usual error
+            for e in range(shape[0]):
+                if unreleased[0] > RELEASE_BYTES:
+                    stack_slice = handle(files[hf_name]).get_slice(hf_name)
+                part = stack_slice[e]
+                unreleased[0] += part.nbytes
+                plan.put_rows(name, e, 0, part)
+            filled.add(name)
+            return True
 
         for hf_name in sorted(files, key=lambda n: (str(files[n]), n)):
             name = hf_name[len("model."):] if hf_name.startswith("model.") else hf_name
@@ -158,6 +178,8 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
             expert = _EXPERT.match(name)
             if name not in params and not expert:
                 unexpected.append(hf_name)
+                continue
+            if plan is not None and name in plan.experts and read_stack(hf_name, name):
                 continue
             tensor = read(hf_name)
             if tensor.dtype == torch.float8_e4m3fn:
@@ -191,8 +213,8 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
             # except when quantizing: then no tensor may keep a mapped file alive.
             value = tensor.to(device=device, dtype=target_dtype(name))
             if value.data_ptr() == tensor.data_ptr():
-                if plan is not None or value.nbytes < SMALL_BYTES:
-                    value = value.clone()  # so that it does not keep its file mapped
+                if plan is not None or target_dtype(name) != dtype:  # quantizing, or a float32 router in a
+                    value = value.clone()  # model of another dtype: copied, so that it keeps no file mapped
                 else:
                     in_place[0] = True
             assign(name, value)

@@ -17,7 +17,8 @@ Per config (random weights; the CPU configs from a float32 checkpoint written to
 2. Fidelity against float32 (bfloat16 on --gpu), teacher-forced on the same random prompts,
    position by position: top-1 agreement, whether the quantized top-1 is in the float top-5, and
    the mean KL(float || quantized) of the next-token distributions.
-3. Speed and memory, each mode in a fresh process (so each peak RSS is its own, loading included):
+3. Speed and memory (from a checkpoint with one tensor per expert, as published ones are; with
+   --fused-experts, stacked as transformers 5 writes them), each mode in a fresh process (so each peak RSS is its own, loading included):
    batch-1 decode tok/s at each context (the prompt prefilled in the engine's 1,024-token chunks;
    tok/s = 1 / the median of individually timed steps); the decode bound, bytes touched per token
    (every weight but the embedding, K of E routed experts per MoE layer, the cache rows) / the
@@ -115,9 +116,10 @@ def reset_peak_rss() -> None:
 
 # ---- checkpoints ---------------------------------------------------------------------------
 
-def write_checkpoint(raw: dict, folder: Path, seed: int = 0) -> Path:
+def write_checkpoint(raw: dict, folder: Path, seed: int = 0, fused: bool = False) -> Path:
     """A random float32 checkpoint of `raw` in `folder`, laid out as the published ones are: HF names,
-    one tensor per expert and projection."""
+    one tensor per expert and projection (fused: each layer's experts stacked in two tensors, as
+    transformers 5 writes them)."""
     from safetensors.torch import save_file
 
     config = ModelConfig.from_dict(raw)
@@ -127,7 +129,9 @@ def write_checkpoint(raw: dict, folder: Path, seed: int = 0) -> Path:
         if config.tie_word_embeddings and name == "lm_head.weight":
             continue
         prefix = "" if name.startswith("lm_head") else "model."
-        if name.endswith("experts.gate_up_proj"):
+        if fused:
+            tensors[prefix + name] = p.contiguous()
+        elif name.endswith("experts.gate_up_proj"):
             inter = p.shape[1] // 2
             for e in range(p.shape[0]):
                 tensors[f"{prefix}{name[:-len('gate_up_proj')]}{e}.gate_proj.weight"] = p[e, :inter].contiguous()
@@ -351,7 +355,6 @@ def kernel_rows(n: int = 8192, k: int = 2048, copies: int = 8) -> list[tuple[str
     w32 = [torch.randn(n, k) / k**0.5 for _ in range(max(2, copies // 4))]  # 64 MiB each: DRAM anyway
     q8 = [quantize_int8(torch.randn(n, k)) for _ in range(copies)]  # copies x 16 MiB: more than the caches
     q4 = [quantize_int4(torch.randn(n, k)) for _ in range(copies * 2)]
-    lib = quant_cpu.library()
 
     def int4_stock(parts):  # torch's CPU int4 format, from the same integers
         packed, scale, offset = parts
@@ -374,9 +377,13 @@ def kernel_rows(n: int = 8192, k: int = 2048, copies: int = 8) -> list[tuple[str
         ("int4 torch._weight_int4pack_mm_for_cpu, bf16 act", lambda i: torch._weight_int4pack_mm_for_cpu(
             x.bfloat16(), stock4[i % copies][0], GROUP, stock4[i % copies][1].bfloat16()).float(), n * k // 2),
     ]
-    if lib is not None:
-        cases += [("int8 ours (quant_cpu.c)", lambda i: quant_cpu.q8_gemv(lib, x, *q8[i % copies]), n * k),
-                  ("int4 ours (quant_cpu.c)", lambda i: quant_cpu.q4_gemv(lib, x, *q4[i % (2 * copies)]), n * k // 2)]
+    for variant in ("native", "avx2"):  # the build for this CPU, and the AVX2 one (what an AVX2-only CPU runs)
+        lib = quant_cpu.library(variant)
+        if lib is None:
+            continue
+        label = f"ours, {quant_cpu.isa(lib)} build"
+        cases += [(f"int8 {label}", lambda i, lib=lib: quant_cpu.q8_gemv(lib, x, *q8[i % copies]), n * k),
+                  (f"int4 {label}", lambda i, lib=lib: quant_cpu.q4_gemv(lib, x, *q4[i % (2 * copies)]), n * k // 2)]
     out = []
     for name, fn, nbytes in cases:
         reps = 3 if "f32 act" in name and "int4" in name else 12
@@ -407,6 +414,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=None, help="speed runs per mode, alternating; the best counts "
                                                               "(default 2; --small 1)")
     ap.add_argument("--no-kernels", action="store_true", help="skip the single-kernel comparison")
+    ap.add_argument("--only-kernels", action="store_true", help="run only the single-kernel comparison")
+    ap.add_argument("--fused-experts", action="store_true",
+                    help="write the checkpoint's experts stacked (transformers 5), not one tensor per expert")
     ap.add_argument("--json", type=Path, help="also write every row here")
     ap.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
@@ -428,7 +438,7 @@ def main(argv=None) -> int:
     print(f"device {device}, {args.threads} thread(s); modes {', '.join(modes)}", flush=True)
     results: dict = {"correctness": [], "speed": {}, "kernels": []}
     tmp = tempfile.TemporaryDirectory(prefix="bench_quant_")
-    for name, raw in configs(args.small, args.gpu).items():
+    for name, raw in ({} if args.only_kernels else configs(args.small, args.gpu)).items():
         config = ModelConfig.from_dict(raw)
         print(f"\n== {name}: hidden {config.hidden_size}, {config.num_hidden_layers} layers, "
               f"{config.n_routed_experts} experts top-{config.num_experts_per_tok}, vocab {config.vocab_size}",
@@ -442,7 +452,7 @@ def main(argv=None) -> int:
             base = random_model(config, device, base_dtype)
             quantized = ((m, quantize_model(random_model(config, device, base_dtype), m)) for m in QUANT_MODES)
         else:
-            folder = write_checkpoint(raw, Path(tmp.name) / name)
+            folder = write_checkpoint(raw, Path(tmp.name) / name, fused=args.fused_experts)
             base = load_model(folder, device=device, dtype=torch.float32)
             quantized = ((m, load_model(folder, device=device, dtype=torch.float32, quantize=m)) for m in QUANT_MODES)
         print("correctness and fidelity (teacher-forced, "
