@@ -2,6 +2,7 @@
 
     python -m local_model generate --checkpoint PATH --prompt TEXT
     python -m local_model serve --model PATH [--host 127.0.0.1 --port 8000 --device cuda --dtype bfloat16]
+                                [--quantize int8|int4]
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import sys
 import time
 
 import torch
+
+
+QUANTIZE_CHOICES = ("int8", "int4")  # local_model.quant.MODES, without importing it at start-up
+QUANTIZE_HELP = ("weight-only quantization at load: int8 (per output channel) or int4 (groups of 128); "
+                 "embeddings, norms and routers stay in --dtype")
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -37,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int)
     gen.add_argument("--device", default="cpu", help="a torch device: cpu, cuda, cuda:1, mps, ...")
     gen.add_argument("--dtype", type=_dtype, help="default: float32 on cpu, bfloat16 elsewhere")
+    gen.add_argument("--quantize", choices=QUANTIZE_CHOICES, help=QUANTIZE_HELP)
     gen.add_argument("--stats", action="store_true", help="print token counts and speed to stderr")
     add_serve_arguments(commands.add_parser("serve", help="an OpenAI-compatible HTTP server (/v1/chat/completions)"))
     return parser
@@ -48,6 +55,7 @@ def add_serve_arguments(srv: argparse.ArgumentParser) -> argparse.ArgumentParser
     srv.add_argument("--port", type=int, default=8000)
     srv.add_argument("--device", default="cpu", help="a torch device: cpu, cuda, cuda:1, ...")
     srv.add_argument("--dtype", type=_dtype, help="default: float32 on cpu, bfloat16 elsewhere")
+    srv.add_argument("--quantize", choices=QUANTIZE_CHOICES, help=QUANTIZE_HELP)
     srv.add_argument("--max-batch", type=int, default=8, help="sequences decoded together (default 8)")
     srv.add_argument("--max-len", type=int, default=8192, help="tokens per sequence, prompt + completion (default 8192)")
     srv.add_argument("--served-model-name", help="the model id clients see (default: the folder's name)")
@@ -60,7 +68,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     serve(args.model, host=args.host, port=args.port, device=args.device, dtype=args.dtype,
           max_batch=args.max_batch, max_len=args.max_len, served_name=args.served_model_name,
-          cuda_graphs=not args.no_cuda_graphs)
+          cuda_graphs=not args.no_cuda_graphs, quantize=args.quantize)
     return 0
 
 
@@ -71,7 +79,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     tokenizer = load_tokenizer(args.checkpoint)
-    model = load_model(args.checkpoint, device=args.device, dtype=args.dtype)
+    model = load_model(args.checkpoint, device=args.device, dtype=args.dtype, quantize=args.quantize)
     if args.raw or tokenizer.chat_template is None:
         ids = tokenizer.encode(prompt, add_special_tokens=True)
     else:

@@ -173,11 +173,10 @@ class MLA(nn.Module):
     def _absorbed(self, q_nope, q_rope, kv, mask) -> torch.Tensor:
         """Attend over the latent cache directly. q_*: [B, S, H, *]; kv: [B, T, R + Dr]. -> [B, S, H, Dv]."""
         bsz, seqlen, heads, _ = q_nope.shape
-        w_uk_t, w_uv = self._up_projections()  # [H, R, Dn], [H, Dv, R]
         # W_UK absorbed into the query, heads as the batch of one bmm: [H, R, Dn] @ [H, Dn, B*S].
         # Weights first: with few rows this runs as matrix-vector products over contiguous
         # weight rows, ~2x the speed of [H, B*S, Dn] @ [H, Dn, R] on CPU.
-        q_latent = torch.bmm(w_uk_t, q_nope.permute(2, 3, 0, 1).reshape(heads, -1, bsz * seqlen))  # [H, R, B*S]
+        q_latent = self._absorb_query(q_nope.permute(2, 3, 0, 1).reshape(heads, -1, bsz * seqlen))  # [H, R, B*S]
         q_latent = q_latent.view(heads, self.rank, bsz, seqlen).permute(2, 3, 0, 1)  # [B, S, H, R]
         q_full = torch.cat((q_latent, q_rope), dim=-1).reshape(bsz, seqlen * heads, -1)  # MQA, (R + Dr)-wide
         scores = _scores(q_full, kv).view(bsz, seqlen, heads, -1)
@@ -185,8 +184,16 @@ class MLA(nn.Module):
         out_latent = torch.bmm(probs.view(bsz, seqlen * heads, -1), kv[..., : self.rank])  # [B, S*H, R]
         # W_UV applied per head, weights first again: [H, Dv, R] @ [H, R, B*S]
         out_latent = out_latent.view(bsz, seqlen, heads, self.rank).permute(2, 3, 0, 1).reshape(heads, self.rank, -1)
-        out = torch.bmm(w_uv, out_latent)  # [H, Dv, B*S]
+        out = self._absorb_output(out_latent)  # [H, Dv, B*S]
         return out.view(heads, self.v_dim, bsz, seqlen).permute(2, 3, 0, 1)
+
+    def _absorb_query(self, q: torch.Tensor) -> torch.Tensor:
+        """W_UK_h^T q_h for every head: [H, Dn, N] -> [H, R, N] (local_model/quant.py overrides both products)."""
+        return torch.bmm(self._up_projections()[0], q)
+
+    def _absorb_output(self, out_latent: torch.Tensor) -> torch.Tensor:
+        """W_UV_h o_h for every head: [H, R, N] -> [H, Dv, N]."""
+        return torch.bmm(self._up_projections()[1], out_latent)
 
     def _up_projections(self) -> tuple[torch.Tensor, torch.Tensor]:
         """W_UK transposed to [H, R, Dn] (a copy, made once per weight tensor) and W_UV [H, Dv, R] (a view).

@@ -79,6 +79,8 @@ class GraphedDecoder:
         self.graphs: dict[tuple[int, int], _Graph] = {}
         self.pool = None
         self.fallback: str | None = None if model.device.type == "cuda" else f"{model.device} is not a CUDA device"
+        # a model whose step cannot be captured says why (local_model/quant.py: quantized experts)
+        self.fallback = self.fallback or getattr(model, "capture_unsupported", None)
 
     def __call__(self, ids: torch.Tensor, view: RowCache, **kwargs) -> torch.Tensor:
         if self.fallback or ids.shape[1] != 1 or view.kv.data_ptr() != self.cache.kv.data_ptr():

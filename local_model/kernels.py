@@ -57,6 +57,9 @@ class KernelPolicy:
     Fallbacks, each turned off for this model (not the process) the first time its kernel refuses:
         onednn: oneDNN's linear may be asked (False from the start where torch has none).
         grouped_mm_refused: (device type, dtype) pairs where torch._grouped_mm refused the experts.
+    Quantized weights (local_model/quant.py):
+        quant_cpu: which build of our CPU kernels decodes (a key of quant_cpu.VARIANT_FLAGS);
+            None, or a build that cannot be made here: the blocked PyTorch path.
     """
 
     # bounds the [B, H, block, T] scores; smaller blocks skip more of the causal triangle (keys
@@ -64,6 +67,7 @@ class KernelPolicy:
     prefill_query_block: int = 256
     onednn: bool = field(default_factory=lambda: _ONEDNN is not None)
     grouped_mm_refused: set[tuple[str, torch.dtype]] = field(default_factory=set)
+    quant_cpu: str | None = "native"
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, kernels: KernelPolicy, *, rows_vary: bool = False) -> torch.Tensor:

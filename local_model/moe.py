@@ -86,6 +86,15 @@ class Experts(nn.Module):
         self.gate_up_proj = nn.Parameter(torch.empty(e, 2 * i, d), requires_grad=False)
         self.down_proj = nn.Parameter(torch.empty(e, d, i), requires_grad=False)
 
+    @property
+    def n_experts(self) -> int:
+        return self.gate_up_proj.shape[0]
+
+    def loops(self, x: torch.Tensor) -> bool:
+        """Whether `grouped` runs the chosen experts one by one through `expert` (else torch's grouped GEMM).
+        Quantized experts (local_model/quant.py) always do."""
+        return routed_here(x, self.gate_up_proj[0])
+
     def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
         """Run expert e: x [N, D] -> [N, D]."""
         gate, up = linear(x, self.gate_up_proj[e], self.kernels, rows_vary=True).chunk(2, dim=-1)
@@ -101,11 +110,11 @@ class Experts(nn.Module):
         grouped GEMM is unavailable, one loop over the chosen experts instead.
         """
         n_tokens, k = indices.shape
-        own_kernels = routed_here(x, self.gate_up_proj[0])
+        own_kernels = self.loops(x)
         flat = indices.flatten()  # [T*K], token-major
         order = flat.argsort(stable=True)
         x_sorted = x[order // k]  # [T*K, D], grouped by expert
-        counts = torch.bincount(flat, minlength=self.gate_up_proj.shape[0])  # [E]
+        counts = torch.bincount(flat, minlength=self.n_experts)  # [E]
         y = None if own_kernels else _grouped_experts(x_sorted, counts, self.gate_up_proj, self.down_proj,
                                                       self.kernels.grouped_mm_refused)
         if y is None:

@@ -1,6 +1,7 @@
 """An OpenAI-compatible HTTP server over the engine (FastAPI + uvicorn).
 
     python -m local_model serve --model PATH [--host 127.0.0.1] [--port 8000] [--device cuda] [--dtype bfloat16]
+                                [--quantize int8|int4]
 
 Endpoints: GET /v1/models, POST /v1/chat/completions (stream or not; tools, tool_choice,
 max_tokens / max_completion_tokens, temperature, top_p, stop, seed, stream_options).
@@ -227,14 +228,16 @@ async def _sse(run: _Run, meta: Mapping[str, Any], include_usage: bool):
 # ---- running it ------------------------------------------------------------------------------
 
 def load_app(model_path: str | Path, device: str = "cpu", dtype: Any = None, max_batch: int = 8,
-             max_len: int = 8192, served_name: str | None = None, cuda_graphs: bool = True):
-    """Load checkpoint, tokenizer and engine; return (app, engine). The engine is started."""
+             max_len: int = 8192, served_name: str | None = None, cuda_graphs: bool = True,
+             quantize: str | None = None):
+    """Load checkpoint, tokenizer and engine; return (app, engine). The engine is started.
+    quantize: None, "int8" or "int4" (see local_model.load_model)."""
     from . import load_model, load_tokenizer
     from .engine import EngineConfig
     from .tool_calls import detect_family
 
     tokenizer = load_tokenizer(model_path)
-    model = load_model(model_path, device=device, dtype=dtype)
+    model = load_model(model_path, device=device, dtype=dtype, quantize=quantize)
     engine = Engine(model, EngineConfig(max_batch=max_batch, max_len=max_len, cuda_graphs=cuda_graphs)).start()
     source = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else "\n".join(
         (tokenizer.chat_template or {}).values())

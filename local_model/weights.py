@@ -12,6 +12,13 @@
 Files are memory-mapped (safetensors does this for CPU tensors) and read one tensor at a
 time straight into the parameter it becomes; a tensor already in the target dtype on CPU
 is used in place, without a copy. Nothing holds a second copy of the model.
+
+With `quantize` (local_model/quant.py) the weights it covers are quantized as they are read,
+expert by expert, and nothing keeps the mapped files: every other tensor is copied out of
+them. Whenever no tensor is used in place (quantizing, or converting the weights to another
+dtype: the routers, which stay float32, are then copied too), the files are closed after
+every RELEASE_BYTES read, so that their pages leave the resident set: the peak during
+loading stays near the size of what is kept.
 """
 
 from __future__ import annotations
@@ -26,11 +33,13 @@ from safetensors import safe_open
 from torch import nn
 
 from .config import ModelConfig
+from .quant import QuantPlan
 
 INDEX_FILE = "model.safetensors.index.json"
 _EXPERT = re.compile(r"^layers\.(\d+)\.mlp\.experts\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$")
 _LAYER = re.compile(r"^layers\.(\d+)\.")
 _FP32_PARAMS = ("mlp.gate.weight", "mlp.gate.e_score_correction_bias")  # the router stays float32
+RELEASE_BYTES = 64 << 20  # bytes read from the mapped files before they are closed and reopened (see above)
 
 
 class CheckpointError(ValueError):
@@ -78,9 +87,11 @@ def dequantize_fp8(weight: torch.Tensor, scale_inv: torch.Tensor, block: tuple[i
     return w.view(rows * bm, cols * bn)[:m, :n].to(dtype)
 
 
-def load_weights(model: nn.Module, path: str | Path, device: torch.device | str, dtype: torch.dtype) -> None:
+def load_weights(model: nn.Module, path: str | Path, device: torch.device | str, dtype: torch.dtype,
+                 quantize: str | None = None) -> None:
     """Fill `model` (built on the meta device) from the checkpoint in folder `path`.
 
+    quantize: None, or a mode of local_model.quant (already checked for device and dtype).
     Raises CheckpointError for a tensor the model lacks, a parameter the checkpoint lacks,
     or a shape mismatch, naming it.
     """
@@ -91,6 +102,7 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
     experts_filled: dict[str, set[int]] = {}
     unexpected: list[str] = []
     device = torch.device(device)
+    plan = QuantPlan(model, quantize, device) if quantize else None
 
     def target_dtype(name: str) -> torch.dtype:
         return torch.float32 if name.endswith(_FP32_PARAMS) else dtype
@@ -99,25 +111,62 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
         expected = params[name].shape
         if tuple(tensor.shape) != tuple(expected):
             raise CheckpointError(f"{name}: checkpoint shape {tuple(tensor.shape)}, model expects {tuple(expected)}")
+        filled.add(name)
+        if plan is not None and plan.takes(name):
+            plan.put(name, tensor)
+            return
         module_name, _, attr = name.rpartition(".")
         setattr(model.get_submodule(module_name), attr, nn.Parameter(tensor, requires_grad=False))
-        filled.add(name)
 
-    def stacked(name: str) -> torch.Tensor:
-        """The stacked expert parameter `name`, allocated on first use."""
+    def put_expert(name: str, e: int, row0: int, tensor: torch.Tensor) -> None:
+        """Rows [row0, ...) of expert e of the stacked parameter `name` (allocated, or planned, on first use)."""
         if name not in filled:
-            assign(name, torch.empty(params[name].shape, device=device, dtype=dtype))
             experts_filled[name] = set()
-        return model.get_parameter(name)
+            if plan is not None and plan.takes(name):
+                filled.add(name)
+            else:
+                assign(name, torch.empty(params[name].shape, device=device, dtype=dtype))
+        if plan is not None and plan.takes(name):
+            plan.put_rows(name, e, row0, tensor)
+        else:
+            model.get_parameter(name)[e, row0 : row0 + tensor.shape[0]].copy_(tensor)
 
     with ExitStack() as stack:
         handles = {}
+        unreleased = [0]  # bytes read since the files were last opened
+        in_place = [False]  # a tensor of the model is a view of a mapped file: the files stay open
 
-        def read(name: str) -> torch.Tensor:
-            file = files[name]
+        def handle(file: Path):
+            """The open file, opened anew after RELEASE_BYTES were read where nothing keeps the old mapping."""
+            if not in_place[0] and unreleased[0] > RELEASE_BYTES:
+                stack.close()  # nothing refers to the mappings any more: their pages leave the resident set
+                handles.clear()
+                unreleased[0] = 0
             if file not in handles:
                 handles[file] = stack.enter_context(safe_open(file, framework="pt"))
-            return handles[file].get_tensor(name)
+            return handles[file]
+
+        def read(name: str) -> torch.Tensor:
+            tensor = handle(files[name]).get_tensor(name)
+            unreleased[0] += tensor.nbytes
+            return tensor
+
+        def read_stack(hf_name: str, name: str) -> bool:
+            """Quantizing: a fused expert stack [E, N, K] read and quantized one expert at a time, the file
+            released between experts as between tensors (a slice is a copy, so nothing keeps the mapping).
+            False if it must be read whole."""
+            stack_slice = handle(files[hf_name]).get_slice(hf_name)
+            shape = tuple(stack_slice.get_shape())
+            if stack_slice.get_dtype().startswith("F8") or shape != tuple(params[name].shape):
+                return False  # FP8 needs its scales; a wrong shape gets the usual error
+            for e in range(shape[0]):
+                if unreleased[0] > RELEASE_BYTES:
+                    stack_slice = handle(files[hf_name]).get_slice(hf_name)
+                part = stack_slice[e]
+                unreleased[0] += part.nbytes
+                plan.put_rows(name, e, 0, part)
+            filled.add(name)
+            return True
 
         for hf_name in sorted(files, key=lambda n: (str(files[n]), n)):
             name = hf_name[len("model."):] if hf_name.startswith("model.") else hf_name
@@ -129,6 +178,8 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
             expert = _EXPERT.match(name)
             if name not in params and not expert:
                 unexpected.append(hf_name)
+                continue
+            if plan is not None and name in plan.experts and read_stack(hf_name, name):
                 continue
             tensor = read(hf_name)
             if tensor.dtype == torch.float8_e4m3fn:
@@ -143,18 +194,30 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
                 if target not in params or e >= params[target].shape[0]:
                     unexpected.append(hf_name)
                     continue
-                inter = config.moe_intermediate_size
-                dest = stacked(target)[e]
+                rows, cols = params[target].shape[1:]
+                row0 = inter = config.moe_intermediate_size
+                if kind != "up_proj":
+                    row0 = 0
                 if kind != "down_proj":
-                    dest = dest[:inter] if kind == "gate_proj" else dest[inter:]
-                if tuple(dest.shape) != tuple(tensor.shape):
+                    rows = inter
+                if tuple(tensor.shape) != (rows, cols):
                     raise CheckpointError(f"{hf_name}: checkpoint shape {tuple(tensor.shape)}, "
-                                          f"model expects {tuple(dest.shape)}")
-                dest.copy_(tensor)
+                                          f"model expects {(rows, cols)}")
+                put_expert(target, e, row0, tensor)
                 experts_filled[target].add(e * 3 + ("gate_proj", "up_proj", "down_proj").index(kind))
                 continue
-            # In place when dtype and device already match (CPU: the tensor is a view of the mmap).
-            assign(name, tensor.to(device=device, dtype=target_dtype(name)))
+            if plan is not None and plan.takes(name):
+                assign(name, tensor)  # quantized from the tensor as read, a block of rows at a time
+                continue
+            # In place when dtype and device already match (CPU: the tensor is a view of the mmap),
+            # except when quantizing: then no tensor may keep a mapped file alive.
+            value = tensor.to(device=device, dtype=target_dtype(name))
+            if value.data_ptr() == tensor.data_ptr():
+                if plan is not None or target_dtype(name) != dtype:  # quantizing, or a float32 router in a
+                    value = value.clone()  # model of another dtype: copied, so that it keeps no file mapped
+                else:
+                    in_place[0] = True
+            assign(name, value)
 
     if unexpected:
         raise CheckpointError(f"checkpoint tensors the model does not have: {unexpected[:10]}"
@@ -162,6 +225,8 @@ def load_weights(model: nn.Module, path: str | Path, device: torch.device | str,
     if config.tie_word_embeddings:
         model.lm_head.weight = model.embed_tokens.weight
         filled.add("lm_head.weight")
+    if plan is not None:
+        plan.install()
     for name, got in experts_filled.items():
         per_expert = 1 if name.endswith("down_proj") else 2
         if len(got) != per_expert * params[name].shape[0]:

@@ -238,11 +238,14 @@ def serve_command(
                                         "float32 on cpu, bfloat16 elsewhere)"),
     max_batch: int = typer.Option(8, "--max-batch", help="Sequences decoded together."),
     max_len: int = typer.Option(8192, "--max-len", help="Tokens per sequence, prompt + completion."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="int8 | int4: weight-only "
+                                           "quantization at load (int8 per output channel, int4 in "
+                                           "groups of 128); embeddings, norms, routers stay in --dtype."),
 ) -> None:
     from agent.models.local import serve   # torch loads only here
     argv = ["--model", str(model), "--host", host, "--port", str(port), "--device", device,
             "--max-batch", str(max_batch), "--max-len", str(max_len)] + (["--dtype", dtype] if dtype else [])
-    raise typer.Exit(serve(argv))
+    raise typer.Exit(serve(argv + (["--quantize", quantize] if quantize else [])))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ create(rest, options) -> ChatCompletionsModel. Settings, from options or the env
     dtype      AMA_LOCAL_DTYPE      default: float32 on cpu, bfloat16 elsewhere
     max_len    AMA_LOCAL_MAX_LEN    tokens per sequence, prompt + completion (default 8192)
     max_batch  AMA_LOCAL_MAX_BATCH  sequences decoded together (default 4)
+    quantize   AMA_LOCAL_QUANTIZE   weight-only quantization at load: int8 or int4 (default: none)
 The context window the agent plans with is max_len.
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from agent.core.errors import BadInput
 from agent.models import openai_compat
 from agent.models.chat_completions import ChatCompletionsModel
+
+QUANTIZE_MODES = ("int8", "int4")  # local_model.quant.MODES (checked here before anything loads)
 
 
 def _setting(options: dict, key: str, default: Any = None) -> Any:
@@ -45,14 +48,20 @@ def create(rest: str, options: dict) -> ChatCompletionsModel:
                        f"pip install 'amanuensis[local]'") from e
     device = _setting(options, "device", "cuda" if torch.cuda.is_available() else "cpu")
     max_len = int(_setting(options, "max_len", 8192))
+    quantize = _setting(options, "quantize") or None
+    if quantize is not None and quantize not in QUANTIZE_MODES:
+        raise BadInput(f"local:{rest}: quantize {quantize!r} (AMA_LOCAL_QUANTIZE) is not a mode; "
+                       f"use one of {', '.join(QUANTIZE_MODES)}, or leave it unset for the checkpoint's weights")
     try:
         app, _engine = load_app(path, device=device, dtype=_setting(options, "dtype"), max_len=max_len,
-                                max_batch=int(_setting(options, "max_batch", 4)), served_name=path.name)
-    except (ValueError, OSError) as e:  # ConfigError, CheckpointError, an unknown dtype, unreadable files
+                                max_batch=int(_setting(options, "max_batch", 4)), served_name=path.name,
+                                quantize=quantize)
+    except (ValueError, OSError) as e:  # Config/Checkpoint/QuantizeError, an unknown dtype, unreadable files
         raise BadInput(f"local:{rest}: {e}") from e
     _server, url = start_in_thread(app)
     model = openai_compat.create(f"{path.name}@{url}", {**options, "context_window": max_len, "api_key": "local"})
     model.name = f"local:{rest}"
+    model.local_engine = _engine  # the engine serving it (its model, its settings)
     return model
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("torch")
@@ -9,6 +13,10 @@ pytest.importorskip("safetensors")
 pytest.importorskip("tokenizers")
 
 from tests.local_model.lm_testing import PRESETS, make_checkpoint  # noqa: E402
+
+# local_model/quant_cpu.py builds its kernels into a cache folder: a temporary one, not ~/.cache,
+# kept between runs (a build is named by its source, flags, compiler and CPU, so it is never stale)
+os.environ.setdefault("LOCAL_MODEL_CACHE", str(Path(tempfile.gettempdir()) / f"local_model-test-cache-{os.getuid()}"))
 
 
 @pytest.fixture(scope="session")
