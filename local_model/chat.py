@@ -2,8 +2,8 @@
 
 No HTTP and no torch here: `prepare_chat` validates a request body (request.py) and
 `build_prompt` renders its messages and tools with the checkpoint's chat template;
-`OutputAssembler` turns generated ids into visible text and tool calls, applying stop
-strings, as they arrive.
+`OutputAssembler` turns generated ids into visible text, reasoning (reasoning.py) and tool
+calls, applying stop strings, as they arrive.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .generate import StreamDecoder
+from .reasoning import CLOSE, OPEN, Reasoning, ReasoningSplitter, opens_in_prompt, thinks
 from .request import BadRequest, ChatRequest, NamedToolChoice, parse_chat_request
 from .tokenizer import ChatTokenizer
 from .tool_calls import MARKERS, ParsedToolCall, ToolCallDelta, ToolCallParser, format_tool_call, tools_prompt
@@ -34,14 +35,29 @@ class PreparedChat:
     prompt: list[int]
     parse_tools: bool  # tools are offered, so tool calls in the output are parsed
     types: Types  # the offered tools' parameter types (for XML tool-call values)
+    # a reasoning model's output is split (reasoning.py): None when the template has no reasoning
+    # block, else whether the prompt already opened one
+    reasoning: bool | None = None
+
+
+# Template variables a request's chat_template_kwargs cannot set: the server sets them.
+_RESERVED_TEMPLATE_VARS = frozenset({"messages", "tools", "documents", "add_generation_prompt", "template_name",
+                                     "bos_token", "eos_token"})
 
 
 def prepare_chat(tokenizer: ChatTokenizer, family: str, body: bytes | str) -> PreparedChat:
     """Everything the server does with a request body before the engine sees it; raises BadRequest."""
     request = parse_chat_request(body)
     tools = select_tools([t.model_dump(exclude_none=True) for t in request.tools or []], request.tool_choice)
-    prompt = build_prompt(tokenizer, family, [m.model_dump(exclude_none=True) for m in request.messages], tools)
-    return PreparedChat(request, prompt, tools is not None, parameter_types(tools))
+    variables = dict(request.chat_template_kwargs or {})
+    if reserved := sorted(_RESERVED_TEMPLATE_VARS & variables.keys()):
+        raise BadRequest(f"chat_template_kwargs cannot set {reserved}: the server sets them", "chat_template_kwargs")
+    prompt = build_prompt(tokenizer, family, [m.model_dump(exclude_none=True) for m in request.messages], tools,
+                          variables)
+    reasoning = None
+    if thinks(tokenizer.template_source(tools=tools)):
+        reasoning = opens_in_prompt(tokenizer.decode(prompt[-8:], skip_special_tokens=False))
+    return PreparedChat(request, prompt, tools is not None, parameter_types(tools), reasoning)
 
 
 def select_tools(tools: Sequence[Mapping], tool_choice: str | NamedToolChoice | None) -> list[Mapping] | None:
@@ -62,7 +78,7 @@ def select_tools(tools: Sequence[Mapping], tool_choice: str | NamedToolChoice | 
 
 
 def build_prompt(tokenizer: ChatTokenizer, family: str, messages: Sequence[Mapping[str, Any]],
-                 tools: Sequence[Mapping] | None) -> list[int]:
+                 tools: Sequence[Mapping] | None, variables: Mapping[str, Any] | None = None) -> list[int]:
     """Token ids of the chat, tools described the way the checkpoint expects. `messages` and
     `tools` are shaped as request.ChatRequest holds them (as dicts); the template's own
     refusal of them is a BadRequest.
@@ -70,7 +86,7 @@ def build_prompt(tokenizer: ChatTokenizer, family: str, messages: Sequence[Mappi
     A template that reads `tools` renders them itself; otherwise the family's tool section
     (tool_calls.tools_prompt) joins the system message. Likewise earlier assistant tool
     calls and tool results are handed to a template that knows them, and written out as
-    the family's text otherwise.
+    the family's text otherwise. `variables` go to the template as they are (enable_thinking…).
     """
     source = tokenizer.template_source(tools=tools) if tokenizer.chat_template is not None else None
     if source is None:
@@ -107,7 +123,7 @@ def build_prompt(tokenizer: ChatTokenizer, family: str, messages: Sequence[Mappi
             out.insert(0, {"role": "system", "content": section})
     try:
         return tokenizer.encode_chat(out, tools=list(tools) if tools and knows_tools else None,
-                                     add_generation_prompt=True)
+                                     add_generation_prompt=True, **(variables or {}))
     except Exception as exc:  # jinja2 TemplateError and friends: the template refused these messages
         raise BadRequest(f"the chat template could not render these messages: {exc}", "messages") from exc
 
@@ -129,22 +145,26 @@ def _arguments_as_mapping(call: Mapping[str, Any], param: str) -> Mapping[str, A
 
 
 class OutputAssembler:
-    """Generated ids -> visible text pieces and tool calls, with stop strings applied.
+    """Generated ids -> visible text pieces, reasoning and tool calls, with stop strings applied.
 
-    push(id) / finish() return a list of str (text to show), ParsedToolCall and (with
-    `deltas`) ToolCallDelta items (see tool_calls.ToolCallParser; types: the offered tools'
-    parameter types). `stopped` turns True once a stop string appeared (the text stops
-    before it); the caller then cancels generation. Special tokens are dropped from the
-    text, except those that spell a tool-call marker.
+    push(id) / finish() return a list of str (text to show), Reasoning (with `reasoning` not
+    None: the model's `<think>` block, None meaning the template has none and True that the
+    prompt opened it), ParsedToolCall and (with `deltas`) ToolCallDelta items (see
+    tool_calls.ToolCallParser; types: the offered tools' parameter types); tool calls are
+    parsed in the answer only. `stopped` turns True once a stop string appeared (the text
+    stops before it); the caller then cancels generation. Special tokens are dropped from
+    the text, except those that spell a tool-call marker or a reasoning tag.
     """
 
     def __init__(self, tokenizer: ChatTokenizer, stop: Sequence[str] = (), parse_tools: bool = True,
-                 types: Types | None = None, deltas: bool = False):
+                 types: Types | None = None, deltas: bool = False, reasoning: bool | None = None):
         specials = {i: t.content for i, t in tokenizer.tokenizer.get_added_tokens_decoder().items() if t.special}
-        self._skip = {i for i, text in specials.items() if not any(text in m or m in text for m in MARKERS)}
+        kept = (*MARKERS, OPEN, CLOSE)
+        self._skip = {i for i, text in specials.items() if not any(text in m or m in text for m in kept)}
         self._decoder = StreamDecoder(lambda ids: tokenizer.decode(ids, skip_special_tokens=False))
         self._stop = [s for s in stop if s]
         self._held = ""  # text that may be the start of a stop string
+        self._splitter = ReasoningSplitter(inside=reasoning) if reasoning is not None else None
         self._parser = ToolCallParser(types, deltas) if parse_tools else None
         self.stopped = False
         self.calls: list[ParsedToolCall] = []
@@ -154,8 +174,10 @@ class OutputAssembler:
             return []
         return self._text(self._decoder.push(token_id), final=False)
 
-    def finish(self) -> list[str | ParsedToolCall | ToolCallDelta]:
+    def finish(self) -> list[str | Reasoning | ParsedToolCall | ToolCallDelta]:
         out = [] if self.stopped else self._text(self._decoder.flush(), final=True)
+        if self._splitter is not None:
+            out += self._answer(self._splitter.finish())
         if self._parser is not None:
             out += self._track(self._parser.finish())
         return out
@@ -172,7 +194,17 @@ class OutputAssembler:
             self._held = ""
         if not text:
             return []
-        return self._track(self._parser.feed(text)) if self._parser is not None else [text]
+        return self._answer(self._splitter.feed(text) if self._splitter is not None else [text])
+
+    def _answer(self, pieces: list[str | Reasoning]) -> list[str | Reasoning | ParsedToolCall | ToolCallDelta]:
+        """Reasoning as it is; the answer's text through the tool-call parser."""
+        out: list = []
+        for piece in pieces:
+            if isinstance(piece, str) and self._parser is not None:
+                out += self._track(self._parser.feed(piece))
+            else:
+                out.append(piece)
+        return [i for i in out if not (isinstance(i, str) and not i)]
 
     def _track(self, items: list) -> list[str | ParsedToolCall | ToolCallDelta]:
         self.calls += [i for i in items if isinstance(i, ParsedToolCall)]

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "kimi_k2", "qwen3_moe")
-GQA_MODEL_TYPES = ("qwen3_moe",)
+MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "kimi_k2", "qwen3_moe", "qwen3")
+# grouped-query attention with q/k norms: Qwen3-MoE, and dense Qwen3 (the same layers, every MLP dense)
+GQA_MODEL_TYPES = ("qwen3_moe", "qwen3")
 TOPK_METHODS = ("greedy", "group_limited_greedy", "noaux_tc")
 SCORING_FUNCS = ("softmax", "sigmoid")
 
@@ -68,7 +69,7 @@ class ModelConfig:
     K num_experts_per_tok, I moe_intermediate_size; for GQA Hkv num_key_value_heads, Dh head_dim.
     """
 
-    model_type: str = "deepseek_v3"  # "deepseek_v2" | "deepseek_v3" (kimi_k2 is read as v3) | "qwen3_moe"
+    model_type: str = "deepseek_v3"  # "deepseek_v2" | "deepseek_v3" (kimi_k2 is read as v3) | "qwen3_moe" | "qwen3"
     vocab_size: int = 102400  # rows of the embedding and of lm_head
     hidden_size: int = 2048  # D, width of the residual stream
     intermediate_size: int = 10944  # hidden width of the dense MLPs (the layers is_moe_layer says are not MoE)
@@ -197,7 +198,7 @@ class ModelConfig:
         out["scoring_func"] = "sigmoid" if v3 else "softmax"
         out["norm_topk_prob"] = v3
         if model_type in GQA_MODEL_TYPES:
-            _read_qwen(raw, out)
+            _read_qwen(raw, out, model_type)
 
         _check_fixed(raw, "hidden_act", "silu")
         _check_fixed(raw, "attention_bias", False)
@@ -269,8 +270,8 @@ def _check_fixed(raw: dict, key: str, supported: Any) -> None:
         raise ConfigError(f"{key}={value!r} is not supported; this engine implements {key}={supported!r}")
 
 
-def _read_qwen(raw: dict, out: dict) -> None:
-    """Fold Qwen3-MoE's own keys into `out` (the shared ones are read by from_dict)."""
+def _read_qwen(raw: dict, out: dict, model_type: str) -> None:
+    """Fold Qwen3(-MoE)'s own keys into `out` (the shared ones are read by from_dict)."""
     for key, supported in QWEN_FIXED.items():
         _check_fixed(raw, key, supported)
     for key in QWEN_IGNORED:
@@ -286,9 +287,15 @@ def _read_qwen(raw: dict, out: dict) -> None:
     experts = raw.pop("num_experts", None)
     local = raw.pop("num_local_experts", None)
     experts = experts if experts is not None else local
+    if model_type == "qwen3":
+        moe_keys = sorted(k for k in ("moe_intermediate_size", "num_experts_per_tok", "decoder_sparse_step",
+                                      "mlp_only_layers", "norm_topk_prob") if k in raw)
+        if experts or moe_keys:
+            raise ConfigError(f"a dense qwen3 config has no experts, but this one sets "
+                              f"{moe_keys or ['num_experts']}; a model with experts is model_type 'qwen3_moe'")
     out["n_routed_experts"] = int(experts) if experts else None
     if "n_routed_experts" in raw:
-        raise ConfigError("a qwen3_moe config names its experts num_experts, not n_routed_experts")
+        raise ConfigError(f"a {model_type} config names its experts num_experts, not n_routed_experts")
     if (step := raw.pop("decoder_sparse_step", None)) is not None:
         out["decoder_sparse_step"] = int(step)
     only = raw.pop("mlp_only_layers", None) or []
@@ -300,7 +307,7 @@ def _read_qwen(raw: dict, out: dict) -> None:
                 "n_shared_experts", "first_k_dense_replace", "moe_layer_freq", "topk_method", "n_group",
                 "topk_group", "scoring_func", "routed_scaling_factor"):
         if key in raw:
-            raise ConfigError(f"{key} is a DeepSeek-family key; a qwen3_moe config cannot set it")
+            raise ConfigError(f"{key} is a DeepSeek-family key; a {model_type} config cannot set it")
 
 
 def _read_rope(raw: dict, out: dict) -> None:

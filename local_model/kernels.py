@@ -11,7 +11,11 @@ for a plain sum; see the README's performance section):
   multiplied as one batched matmul        ~21-26 GB/s for 1 row, ~13 GB/s for 3 rows,
                                           worse than both from 4 rows
 
-So up to GEMV_MAX_ROWS rows go through the batched form, more through oneDNN. oneDNN
+On another machine (Intel Xeon with AVX-512 and AMX, ~16 GB/s for a sum) the order of the first
+two turned over: F.linear and oneDNN ~16-18 GB/s for 1 row, the batched form ~8. So which of
+the three runs up to GEMV_MAX_ROWS rows is measured once per process and thread count
+(`measured_gemv`: a few dozen 1-row products over 48 MiB of weights, ~0.1 s, the first time
+a model needs it); more rows go through oneDNN. oneDNN
 builds a kernel ("primitive") per distinct shape, cached; building one costs about a
 millisecond. Decode repeats the same few shapes, and so do the dense layers of a prefill
 (one row count per prompt length), but the routed experts of a prefill get a new row
@@ -27,6 +31,8 @@ only, never for the process (two models in one process never share one).
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -36,6 +42,7 @@ MIN_WEIGHT_BYTES = 1 << 20  # smaller weights stay in cache: call overhead, not 
 GEMV_MAX_ROWS = 3  # up to this many rows: the batched matrix-vector form
 VARYING_MAX_ROWS = 16  # row counts up to this recur (decode batches), so their oneDNN kernels stay cached
 GEMV_BLOCKS = (8, 4, 2)  # row blocks the weight is cut into (the first that divides its rows)
+GEMV_KERNELS = ("blocked", "mkl", "onednn")  # the candidates for up to GEMV_MAX_ROWS rows
 
 
 def _onednn_op():
@@ -54,6 +61,8 @@ class KernelPolicy:
 
     Tiling:
         prefill_query_block: queries per score block of the CPU prefill attention (attention.MLA, gqa.GQA).
+        gemv: the kernel for up to GEMV_MAX_ROWS rows (one of GEMV_KERNELS); None: measured
+            on first use (measured_gemv), the fastest on this machine.
     Fallbacks, each turned off for this model (not the process) the first time its kernel refuses:
         onednn: oneDNN's linear may be asked (False from the start where torch has none).
         grouped_mm_refused: (device type, dtype) pairs where torch._grouped_mm refused the experts.
@@ -65,6 +74,7 @@ class KernelPolicy:
     # bounds the [B, H, block, T] scores; smaller blocks skip more of the causal triangle (keys
     # after the block's last query are never scored): 256 beat 512 and 1024 here
     prefill_query_block: int = 256
+    gemv: str | None = None
     onednn: bool = field(default_factory=lambda: _ONEDNN is not None)
     grouped_mm_refused: set[tuple[str, torch.dtype]] = field(default_factory=set)
     quant_cpu: str | None = "native"
@@ -81,7 +91,13 @@ def linear(x: torch.Tensor, weight: torch.Tensor, kernels: KernelPolicy, *, rows
         return F.linear(x, weight)
     rows = x.numel() // x.shape[-1] if x.shape[-1] else 0
     if 0 < rows <= GEMV_MAX_ROWS:
-        return _blocked_gemv(x, weight)
+        if kernels.gemv is None:
+            kernels.gemv = measured_gemv(torch.get_num_threads(), kernels.onednn)
+        if kernels.gemv == "blocked":
+            return _blocked_gemv(x, weight)
+        if kernels.gemv == "mkl" or not kernels.onednn:
+            return F.linear(x, weight)
+        return _onednn_linear(x, weight, kernels)
     if kernels.onednn and not (rows_vary and rows > VARYING_MAX_ROWS):
         return _onednn_linear(x, weight, kernels)
     return F.linear(x, weight)
@@ -101,6 +117,33 @@ def _blocked_gemv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     y = torch.bmm(weight.view(blocks, out_features // blocks, in_features), cols.expand(blocks, -1, -1))
     # y: [blocks, out/blocks, rows] -> [rows, out]
     return y.permute(2, 0, 1).reshape(*x.shape[:-1], out_features)
+
+
+@functools.cache
+def measured_gemv(threads: int, onednn: bool = True) -> str:
+    """The fastest of GEMV_KERNELS for one row on this machine with `threads` torch threads:
+    each multiplies a row by six 2048x1024 float32 weights in turn (48 MiB: from DRAM, as decode
+    reads them), best of three rounds after a warm-up."""
+    weights = [torch.empty(2048, 1024).fill_(0.01) for _ in range(6)]
+    x = torch.full((1, 1024), 0.5)
+    candidates = {"blocked": lambda w: _blocked_gemv(x, w), "mkl": lambda w: F.linear(x, w)}
+    if onednn and _ONEDNN is not None:
+        candidates["onednn"] = lambda w: _ONEDNN(x, w, None, "none", [], "")
+    best: dict[str, float] = {}
+    for name, product in candidates.items():
+        try:
+            for w in weights:
+                product(w)
+        except RuntimeError:  # a kernel this build refuses is no candidate
+            continue
+        rounds = []
+        for _ in range(3):
+            t = time.perf_counter()
+            for w in weights:
+                product(w)
+            rounds.append(time.perf_counter() - t)
+        best[name] = min(rounds)
+    return min(best, key=best.get) if best else "mkl"
 
 
 def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, kernels: KernelPolicy) -> torch.Tensor:

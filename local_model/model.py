@@ -42,7 +42,7 @@ class DecoderLayer(nn.Module):
 
 
 class DeepseekModel(nn.Module):
-    """A causal LM over the DeepSeek-V2/V3 (MLA) or Qwen3-MoE (GQA) architecture, as its config
+    """A causal LM over the DeepSeek-V2/V3 (MLA) or Qwen3 / Qwen3-MoE (GQA) architecture, as its config
     says. Build it with `local_model.load_model`.
 
     kernels: the policy every layer of this model computes under (default: a fresh one, all

@@ -133,6 +133,8 @@ class ChatRequest(_Strict):
     n: int = Field(1, ge=1, le=1)
     tools: list[ToolDef] | None = None
     tool_choice: ToolChoice = None
+    # vLLM's extension: variables for the chat template, e.g. {"enable_thinking": false} (Qwen3)
+    chat_template_kwargs: Annotated[dict[str, bool | int | float | str | None], Field(max_length=16)] | None = None
 
     @property
     def stops(self) -> list[str]:

@@ -6,6 +6,11 @@
 Endpoints: GET /v1/models, POST /v1/chat/completions (stream or not; tools, tool_choice,
 max_tokens / max_completion_tokens, temperature, top_p, stop, seed, stream_options).
 
+A reasoning model's `<think>` block (Qwen3, DeepSeek-R1; local_model/reasoning.py) comes
+back as the message's `reasoning_content` (streamed: `delta.reasoning_content`), apart from
+its `content`; `chat_template_kwargs` (as vLLM takes it) passes template variables, e.g.
+`{"enable_thinking": false}` for Qwen3's answer without reasoning.
+
 Usage: a non-streamed response always carries `usage`. A stream always ends with usage
 too: as OpenAI does, in an extra chunk with empty `choices` when the request sets
 `stream_options.include_usage`; otherwise on the chunk that carries `finish_reason`
@@ -36,6 +41,7 @@ from starlette.exceptions import HTTPException
 
 from .chat import OutputAssembler, dumps, prepare_chat, tool_call_json
 from .engine import Engine, PromptTooLong
+from .reasoning import Reasoning
 from .request import BadRequest
 from .sampling import SamplingParams
 from .scheduler import Sequence
@@ -76,7 +82,7 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
                                   top_p=1.0 if req.top_p is None else req.top_p, seed=req.seed)
         limit = req.max_completion_tokens or req.max_tokens or engine.config.max_len
         run = _Run(engine, tokenizer, prepared.prompt, limit, sampling, req.stops, prepared.parse_tools,
-                   prepared.types, deltas=bool(req.stream))
+                   prepared.types, deltas=bool(req.stream), reasoning=prepared.reasoning)
         try:
             run.start()
         except PromptTooLong as exc:
@@ -88,15 +94,20 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         watcher = asyncio.create_task(_cancel_on_disconnect(request, run))
         try:
-            text, calls = [], []
+            text, calls, thought = [], [], []
             async for item in run.items():  # (no deltas: this run was made without them)
-                (calls if isinstance(item, ParsedToolCall) else text).append(item)
+                if isinstance(item, Reasoning):
+                    thought.append(item.text)
+                else:
+                    (calls if isinstance(item, ParsedToolCall) else text).append(item)
         except RuntimeError as exc:  # the engine failed this sequence
             return _error(500, str(exc), kind="server_error")
         finally:
             watcher.cancel()
             run.cancel()
         message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or (None if calls else "")}
+        if thought:
+            message["reasoning_content"] = "".join(thought)
         if calls:
             message["tool_calls"] = [tool_call_json(c, i, run.call_id(c.id, i)) for i, c in enumerate(calls)]
             for entry in message["tool_calls"]:
@@ -122,9 +133,9 @@ class _Run:
 
     def __init__(self, engine: Engine, tokenizer: ChatTokenizer, prompt: list[int], max_tokens: int,
                  sampling: SamplingParams, stop: list[str], parse_tools: bool, types: Types | None = None,
-                 deltas: bool = False):
+                 deltas: bool = False, reasoning: bool | None = None):
         self.engine, self.prompt = engine, prompt
-        self.assembler = OutputAssembler(tokenizer, stop, parse_tools, types, deltas)
+        self.assembler = OutputAssembler(tokenizer, stop, parse_tools, types, deltas, reasoning)
         self.queue: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
         put = lambda item: loop.call_soon_threadsafe(self.queue.put_nowait, item)  # noqa: E731
@@ -140,7 +151,8 @@ class _Run:
             self.engine.cancel(self.seq)
 
     async def items(self):
-        """Text pieces, tool calls and (made with deltas) tool-call deltas, as they come; ends when generation does."""
+        """Text pieces, reasoning, tool calls and (made with deltas) tool-call deltas, as they come; ends when
+        generation does."""
         while True:
             item = await self.queue.get()
             if isinstance(item, _Done):
@@ -210,6 +222,8 @@ async def _sse(run: _Run, meta: Mapping[str, Any], include_usage: bool):
                     else:
                         yield chunk({"tool_calls": [tool_call_json(item, n_calls, run.call_id(item.id, n_calls))]})
                     n_calls += 1
+                elif isinstance(item, Reasoning):
+                    yield chunk({"reasoning_content": item.text})
                 else:
                     yield chunk({"content": item})
         except RuntimeError as exc:  # the engine failed this sequence: say so in-band, then end

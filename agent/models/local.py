@@ -1,4 +1,4 @@
-"""`local:PATH` — a DeepSeek-V2/V3-family checkpoint run by `local_model`, in this process.
+"""`local:PATH` — a DeepSeek-V2/V3-family or Qwen3(-MoE) checkpoint run by `local_model`, in this process.
 
 The engine and its OpenAI-compatible server start inside this process, on a loopback
 port of their own, and the turn speaks Chat Completions to it through the same code as

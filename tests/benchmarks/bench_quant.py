@@ -31,8 +31,8 @@ Per config (random weights; the CPU configs from a float32 checkpoint written to
    DRAM: float32 F.linear and local_model.kernels.linear, torch's packed int8/int4 CPU kernels with
    float32 and bfloat16 activations, ours.
 
-A Qwen3-MoE-shaped config runs too where local_model reads `qwen3_moe` configs (another part of
-the engine); until then it is listed as skipped.
+Two configs run: the V2-Lite-shaped one of bench_local_engine.py and a Qwen3-MoE-shaped one
+(--family picks one of them).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from tests.benchmarks.bench_local_engine import ISSUE_CPU, SMALL, V2_LITE, BandwidthProbe, sync  # noqa: E402
 
-from local_model import load_model  # noqa: E402
-from local_model.config import MODEL_TYPES, ModelConfig  # noqa: E402
+from local_model import KernelPolicy, load_model  # noqa: E402
+from local_model.config import ModelConfig  # noqa: E402
 from local_model.moe import Experts  # noqa: E402
 from local_model.quant import (GROUP, QuantExperts, QuantLinear, dequantized_model, quantize_model,  # noqa: E402
                                weight_bytes)
@@ -83,15 +83,16 @@ QWEN3_30B = {**QWEN3_CPU, "vocab_size": 151936, "hidden_size": 2048, "intermedia
              "num_key_value_heads": 4, "head_dim": 128, "num_experts": 128, "max_position_embeddings": 40960}
 
 
-def configs(small: bool, gpu: bool) -> dict[str, dict]:
-    """name -> raw config (transformers keys), the Qwen3-MoE one only where local_model reads it."""
+def configs(small: bool, gpu: bool, family: str = "both") -> dict[str, dict]:
+    """name -> raw config (transformers keys) of the families asked for."""
     v2 = {"model_type": "deepseek_v2", **(SMALL if small else V2_LITE if gpu else ISSUE_CPU)}
     qwen = QWEN3_SMALL if small else QWEN3_30B if gpu else QWEN3_CPU
-    out = {"v2-lite-shaped" if not gpu or small else "DeepSeek-V2-Lite": v2}
-    if "qwen3_moe" in MODEL_TYPES:
-        out["qwen3-moe-shaped" if not gpu or small else "Qwen3-30B-A3B"] = qwen
-    else:
-        print("qwen3-moe config: skipped (this local_model does not read model_type 'qwen3_moe' yet)", flush=True)
+    real = gpu and not small
+    out = {}
+    if family in ("deepseek", "both"):
+        out["DeepSeek-V2-Lite" if real else "v2-lite-shaped"] = v2
+    if family in ("qwen3", "both"):
+        out["Qwen3-30B-A3B" if real else "qwen3-moe-shaped"] = qwen
     return out
 
 
@@ -302,7 +303,7 @@ def worker(args) -> int:
     t = time.perf_counter()
     if args.folder:
         dtype = "bfloat16" if mode == "bfloat16" else "float32"
-        model = load_model(args.folder, device=device, dtype=dtype,
+        model = load_model(args.folder, device=device, dtype=dtype, kernels=KernelPolicy(quant_cpu=args.cpu_kernels),
                            quantize=mode if mode in QUANT_MODES else None)
     else:  # --gpu: built in memory (a checkpoint of the real dimensions would take longer to write than to run)
         config = ModelConfig.from_dict(raw)
@@ -325,7 +326,8 @@ def worker(args) -> int:
     if device.type == "cuda":
         out["cuda_peak"] = torch.cuda.max_memory_allocated(device)
     from local_model import quant_cpu
-    lib = quant_cpu.library()
+    variant = getattr(getattr(model, "kernels", None), "quant_cpu", None)
+    lib = quant_cpu.library(variant) if variant else None
     out["cpu_kernels"] = quant_cpu.isa(lib) if lib is not None else f"unavailable: {quant_cpu.unavailable()}"
     print("RESULT " + json.dumps(out), flush=True)
     return 0
@@ -333,6 +335,7 @@ def worker(args) -> int:
 
 def run_worker(mode: str, args, folder: Path | None, raw: dict) -> dict:
     cmd = [sys.executable, __file__, "--worker", mode, "--threads", str(args.threads), "--device", args.device,
+           "--cpu-kernels", args.cpu_kernels,
            "--decode-tokens", str(args.decode_tokens), "--contexts", ",".join(map(str, args.contexts))]
     cmd += ["--folder", str(folder)] if folder else ["--raw", json.dumps(raw)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=7200)
@@ -364,10 +367,10 @@ def kernel_rows(n: int = 8192, k: int = 2048, copies: int = 8) -> list[tuple[str
         return torch._convert_weight_to_int4pack_for_cpu(values, 1), sz
 
     stock4 = [int4_stock(p) for p in q4[:copies]]
-    policy = KernelPolicy()
+    policy = KernelPolicy(gemv="blocked")
     cases = [
         ("float32 F.linear", lambda i: F.linear(x, w32[i % len(w32)]), 4 * n * k),
-        ("float32 kernels.linear (blocked)", lambda i: linear(x, w32[i % len(w32)], policy), 4 * n * k),
+        ("float32 kernels.linear, blocked", lambda i: linear(x, w32[i % len(w32)], policy), 4 * n * k),
         ("int8 torch._weight_int8pack_mm, f32 act", lambda i: torch._weight_int8pack_mm(x, q8[i % copies][0],
                                                                                           q8[i % copies][1]), n * k),
         ("int8 torch._weight_int8pack_mm, bf16 act", lambda i: torch._weight_int8pack_mm(
@@ -384,6 +387,9 @@ def kernel_rows(n: int = 8192, k: int = 2048, copies: int = 8) -> list[tuple[str
         label = f"ours, {quant_cpu.isa(lib)} build"
         cases += [(f"int8 {label}", lambda i, lib=lib: quant_cpu.q8_gemv(lib, x, *q8[i % copies]), n * k),
                   (f"int4 {label}", lambda i, lib=lib: quant_cpu.q4_gemv(lib, x, *q4[i % (2 * copies)]), n * k // 2)]
+    from local_model.kernels import measured_gemv
+
+    print(f"  (float32 decode's own pick on this machine: {measured_gemv(1)})", flush=True)
     out = []
     for name, fn, nbytes in cases:
         reps = 3 if "f32 act" in name and "int4" in name else 12
@@ -417,6 +423,11 @@ def main(argv=None) -> int:
     ap.add_argument("--only-kernels", action="store_true", help="run only the single-kernel comparison")
     ap.add_argument("--fused-experts", action="store_true",
                     help="write the checkpoint's experts stacked (transformers 5), not one tensor per expert")
+    ap.add_argument("--family", choices=("deepseek", "qwen3", "both"), default="both",
+                    help="the V2-Lite-shaped config, the Qwen3-MoE-shaped one, or both (default)")
+    ap.add_argument("--cpu-kernels", choices=("native", "avx2", "portable"), default="native",
+                    help="the build of our CPU kernels the quantized modes decode with (default: native, the one "
+                         "for this CPU; avx2: what a CPU without AVX-512 runs)")
     ap.add_argument("--json", type=Path, help="also write every row here")
     ap.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
@@ -438,7 +449,7 @@ def main(argv=None) -> int:
     print(f"device {device}, {args.threads} thread(s); modes {', '.join(modes)}", flush=True)
     results: dict = {"correctness": [], "speed": {}, "kernels": []}
     tmp = tempfile.TemporaryDirectory(prefix="bench_quant_")
-    for name, raw in ({} if args.only_kernels else configs(args.small, args.gpu)).items():
+    for name, raw in ({} if args.only_kernels else configs(args.small, args.gpu, args.family)).items():
         config = ModelConfig.from_dict(raw)
         print(f"\n== {name}: hidden {config.hidden_size}, {config.num_hidden_layers} layers, "
               f"{config.n_routed_experts} experts top-{config.num_experts_per_tok}, vocab {config.vocab_size}",

@@ -86,8 +86,15 @@ PRESETS: dict[str, dict] = {
         rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
                          "original_max_position_embeddings": 64},
     ),
+    # dense Qwen3 (Qwen3-0.6B..32B's structure: the same attention, every MLP dense), tied embeddings as the
+    # small ones have them
+    "qwen3_dense": dict(
+        arch="Qwen3", vocab_size=320, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=24, rms_norm_eps=1e-6, max_position_embeddings=256,
+        tie_word_embeddings=True, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    ),
 }
-QWEN_PRESETS = ("qwen3_moe", "qwen3_moe_yarn")
+QWEN_PRESETS = ("qwen3_moe", "qwen3_moe_yarn", "qwen3_dense")
 
 
 def hf_config(preset: str, **overrides):

@@ -153,3 +153,26 @@ def test_qwen3_moe_dense_layers_and_transformers5_spelling():
 def test_qwen3_moe_unsupported_values_fail_by_name(change, named):
     with pytest.raises(ConfigError, match=named):
         ModelConfig.from_dict({**QWEN3_30B, **change})
+
+
+# Qwen3-8B's config.json (dense Qwen3: the same attention, no experts)
+QWEN3_8B = {
+    "architectures": ["Qwen3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+    "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 4096,
+    "initializer_range": 0.02, "intermediate_size": 12288, "max_position_embeddings": 40960, "max_window_layers": 36,
+    "model_type": "qwen3", "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-06, "rope_scaling": None, "rope_theta": 1000000, "sliding_window": None,
+    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "transformers_version": "4.51.0", "use_cache": True,
+    "use_sliding_window": False, "vocab_size": 151936,
+}
+
+
+def test_dense_qwen3_fields_and_experts_refused():
+    c = ModelConfig.from_dict(QWEN3_8B)
+    assert c.attention == "gqa" and (c.num_attention_heads, c.num_key_value_heads, c.head_dim) == (32, 8, 128)
+    assert c.n_routed_experts is None and not any(c.is_moe_layer(i) for i in range(36))
+    assert c.intermediate_size == 12288 and c.rope_theta == 1e6 and not c.rope_interleave
+    with pytest.raises(ConfigError, match="qwen3_moe"):  # experts belong to the MoE model type
+        ModelConfig.from_dict({**QWEN3_8B, "num_experts": 8, "num_experts_per_tok": 2})
+    with pytest.raises(ConfigError, match="use_sliding_window"):
+        ModelConfig.from_dict({**QWEN3_8B, "use_sliding_window": True})

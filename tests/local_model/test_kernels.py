@@ -22,17 +22,29 @@ def _weight(shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) / shape[1] ** 0.5
 
 
+@pytest.mark.parametrize("gemv", kernels.GEMV_KERNELS)
 @pytest.mark.parametrize("shape", [BIG, ODD])
 @pytest.mark.parametrize("lead", [(1,), (2,), (3,), (1, 1), (2, 3), (4,), (8,), (40,), (0,)])
-def test_linear_matches_f_linear(shape, lead):
+def test_linear_matches_f_linear(shape, lead, gemv):
     weight = _weight(shape)
     x = torch.randn(*lead, shape[1], generator=torch.Generator().manual_seed(1))
     assert kernels.routed_here(x, weight)
-    out = kernels.linear(x, weight, KernelPolicy())
+    out = kernels.linear(x, weight, KernelPolicy(gemv=gemv))
     assert out.shape == (*lead, shape[0])
     torch.testing.assert_close(out, F.linear(x, weight), atol=1e-4, rtol=1e-5)
-    varying = kernels.linear(x, weight, KernelPolicy(), rows_vary=True)
+    varying = kernels.linear(x, weight, KernelPolicy(gemv=gemv), rows_vary=True)
     torch.testing.assert_close(varying, F.linear(x, weight), atol=1e-4, rtol=1e-5)
+
+
+def test_the_one_row_kernel_is_measured_once_per_thread_count():
+    policy = KernelPolicy()
+    assert policy.gemv is None  # nothing measured before a model needs it
+    kernels.linear(torch.randn(1, BIG[1]), _weight(BIG), policy)
+    assert policy.gemv in kernels.GEMV_KERNELS
+    assert policy.gemv == kernels.measured_gemv(torch.get_num_threads(), policy.onednn)  # cached: the same answer
+    x, w = torch.randn(2, BIG[1]), _weight(BIG)  # a policy that names its kernel gets it
+    assert torch.equal(kernels.linear(x, w, KernelPolicy(gemv="blocked")), kernels._blocked_gemv(x, w))
+    assert torch.equal(kernels.linear(x, w, KernelPolicy(gemv="mkl")), F.linear(x, w))
 
 
 def test_linear_takes_a_non_contiguous_input():
