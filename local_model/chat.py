@@ -54,6 +54,9 @@ def prepare_chat(tokenizer: ChatTokenizer, family: str, body: bytes | str) -> Pr
         raise BadRequest(f"chat_template_kwargs cannot set {reserved}: the server sets them", "chat_template_kwargs")
     prompt = build_prompt(tokenizer, family, [m.model_dump(exclude_none=True) for m in request.messages], tools,
                           variables)
+    if not prompt:
+        raise BadRequest("the chat template rendered these messages as an empty prompt; there is nothing to "
+                         "continue", "messages")
     reasoning = None
     if thinks(tokenizer.template_source(tools=tools)):
         reasoning = opens_in_prompt(tokenizer.decode(prompt[-8:], skip_special_tokens=False))

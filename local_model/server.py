@@ -47,6 +47,7 @@ from .sampling import SamplingParams
 from .scheduler import Sequence
 from .tokenizer import ChatTokenizer
 from .tool_calls import ParsedToolCall, ToolCallDelta
+from .untrusted_json import MAX_SIZE
 from .xml_calls import Types
 
 
@@ -74,7 +75,7 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         try:  # the body is read and checked here, not by FastAPI: no malformed field gets further
-            prepared = prepare_chat(tokenizer, family, await request.body())
+            prepared = prepare_chat(tokenizer, family, await _body(request))
         except BadRequest as exc:
             return _error(400, str(exc), exc.param, exc.code)
         req = prepared.request
@@ -117,6 +118,21 @@ def create_app(engine: Engine, tokenizer: ChatTokenizer, model_name: str, family
             "usage": run.usage()}
 
     return app
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, read no further than one byte past untrusted_json.MAX_SIZE (the parser
+    then refuses it), whatever Content-Length says: a huge body is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_SIZE:
+        raise BadRequest(f"the request body is not accepted as JSON: it is longer than {MAX_SIZE} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_SIZE:
+            break
+    return b"".join(chunks)[: MAX_SIZE + 1]
 
 
 async def _cancel_on_disconnect(request: Request, run: "_Run") -> None:

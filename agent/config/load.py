@@ -257,6 +257,7 @@ def _unquote(dotted: str) -> str:
 # ---- types -----------------------------------------------------------------------
 
 _KIND_NAMES = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+               "budget": 'a number of tokens, 1024 or more, or "adaptive"',
                "list": "a list of strings", "map": "a table of strings", "table": "a table",
                "tables": "a list of tables"}
 
@@ -274,6 +275,8 @@ def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> A
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
         "bool": isinstance(value, bool),
+        "budget": value == "adaptive" or (isinstance(value, int) and not isinstance(value, bool)
+                                          and value >= 1024),
         "list": isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
         "map": isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
         "table": isinstance(value, dict),
@@ -285,6 +288,8 @@ def _check(key: Key, name: str, value: Any, where: str, flag: bool = False) -> A
     if not ok and key.kind == "tables" and isinstance(value, dict):
         raise BadInput(f"{what}: {name} is a list of tables: write [[{name}]], with two "
                        f"brackets, once for each")
+    if not ok and key.kind == "budget":
+        raise BadInput(f"{what}: {name} must be {_KIND_NAMES[key.kind]}")
     if not ok:
         raise BadInput(f"{what}: {name} must be {_KIND_NAMES[key.kind]}, "
                        f"not {type(value).__name__}")
@@ -351,6 +356,7 @@ def _from_text(key: Key, text: str, where: str) -> Any:
             "str": lambda: text,
             "int": lambda: int(text),
             "float": lambda: float(text),
+            "budget": lambda: text if text == "adaptive" else int(text),
             "bool": lambda: {"1": True, "true": True, "yes": True, "on": True, "0": False,
                              "false": False, "no": False, "off": False}[text.lower()],
             "list": lambda: [v.strip() for v in text.split(",") if v.strip()],

@@ -20,7 +20,8 @@ class Key:
     """One config key.
 
     name:    dotted path; `*` matches one name segment.
-    kind:    "str" | "int" | "float" | "bool" | "list" (of strings) | "map" (a table of
+    kind:    "str" | "int" | "float" | "bool" | "budget" (tokens, 1024 or more, or "adaptive")
+             | "list" (of strings) | "map" (a table of
              strings: an environment, HTTP headers) | "table" (free-form) | "tables" (a
              list of tables, `[[hooks.PreToolUse]]`, each holding `fields`).
     default: the value when no layer sets it (None: unset).
@@ -79,6 +80,10 @@ KEYS: tuple[Key, ...] = (
         check="non-negative"),
     Key("timeout", "float", None, "seconds a model request may go without an answer before it "
         "is retried (600)", check="positive"),
+    Key("thinking_budget", "budget", None, "Anthropic extended thinking: the tokens a turn may "
+        "think (1024 or more), or \"adaptive\" (unset: no thinking)"),
+    Key("reasoning_effort", "str", None, "OpenAI reasoning models and compatible servers: "
+        "minimal | low | medium | high (unset: the model's default)"),
     # --- sandbox
     Key("sandbox", "str", None, "docker | bwrap | local (default: docker, else bwrap)",
         choices=SANDBOX_KINDS),
@@ -149,8 +154,10 @@ KEYS: tuple[Key, ...] = (
         "another; 0, no `task` tool", check="non-negative"),
 )
 
-# Provider options the config passes through to the model unchanged (agent/models/retry.py).
-REQUEST_KEYS = ("max_retries", "retry_base_delay", "retry_max_delay", "timeout")
+# Provider options the config passes through to the model unchanged (retries: agent/models/retry.py;
+# thinking: agent/models/anthropic.py; reasoning effort: agent/models/chat_completions.py).
+REQUEST_KEYS = ("max_retries", "retry_base_delay", "retry_max_delay", "timeout", "thinking_budget",
+                "reasoning_effort")
 
 # Lists that add up across layers instead of replacing each other: a project may add a
 # deny rule to the user's, and a flag an allow rule to the config's.

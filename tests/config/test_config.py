@@ -146,3 +146,22 @@ def test_bad_user_config_is_exit_2_naming_the_file(ama, user_config, repo, scrip
     r = ama("-p", "x", "--model", script(DONE), "--cwd", str(repo), "--sandbox", "local")
     assert r.code == 2
     assert f"{user_config}:2: unknown key 'modle'" in r.stderr
+
+
+def test_thinking_and_reasoning_effort_reach_the_providers(home, user_config, monkeypatch):
+    from agent.models.registry import resolve_model
+
+    write(user_config, 'thinking_budget = 4096\nreasoning_effort = "high"\n')
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    cfg = load_config(None, trusted=False)
+    opts = model_options(cfg, "anthropic:claude-sonnet-4-6")
+    assert opts["thinking_budget"] == 4096 and opts["reasoning_effort"] == "high"
+    assert resolve_model("anthropic:claude-sonnet-4-6", opts).thinking_budget == 4096
+    assert resolve_model("openai:gpt-5.2", model_options(cfg, "openai:gpt-5.2")).reasoning_effort == "high"
+    monkeypatch.setenv("AMA_THINKING_BUDGET", "adaptive")
+    assert model_options(load_config(None, trusted=False), "anthropic:x")["thinking_budget"] == "adaptive"
+    for bad in ("100", "lots"):
+        monkeypatch.setenv("AMA_THINKING_BUDGET", bad)
+        with pytest.raises(BadInput, match='thinking_budget must be a number of tokens, 1024 or more, or "adaptive"'):
+            load_config(None, trusted=False)

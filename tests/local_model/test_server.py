@@ -219,6 +219,37 @@ def assert_openai_error(error: dict, param: str | None) -> None:
     assert isinstance(error["message"], str) and error["message"]
 
 
+def test_a_body_past_the_size_limit_is_refused_without_being_read_whole(served):
+    import socket
+    from urllib.parse import urlsplit
+
+    from local_model.untrusted_json import MAX_SIZE
+
+    host_port = urlsplit(served[2])
+    # a declared length past the limit: refused at once, before a byte of the body is sent
+    with socket.create_connection((host_port.hostname, host_port.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000000000000\r\n\r\n")
+        reply = b""
+        while b"}}" not in reply and (data := sock.recv(65536)):  # the headers, then the JSON error
+            reply += data
+    assert reply.startswith(b"HTTP/1.1 400") and f"longer than {MAX_SIZE} bytes".encode() in reply
+    # one sent chunked (no length): read up to just past the limit, then refused the same way
+    import http.client
+
+    def chunks():
+        yield CHAT + b', "metadata": {"pad": "'
+        for _ in range(MAX_SIZE // 2**20):
+            yield b"x" * 2**20
+        yield b'"}}'
+    conn = http.client.HTTPConnection(host_port.hostname, host_port.port, timeout=60)
+    conn.request("POST", "/v1/chat/completions", body=chunks(), headers={"Content-Type": "application/json"},
+                 encode_chunked=True)
+    reply = conn.getresponse()
+    assert reply.status == 400 and f"longer than {MAX_SIZE} bytes" in json.loads(reply.read())["error"]["message"]
+    conn.close()
+
+
 def test_too_long_prompt_and_unknown_path(served):
     client, _, url = served
     with pytest.raises(openai.BadRequestError) as err:
@@ -332,3 +363,14 @@ def test_tools_are_rendered_into_the_prompt(tmp_path, template):
     assert "Read a file." in prompt
     if template == "chatml":  # the template knows no tools: our family section in the system message
         assert prompt.startswith("<|im_start|>system\n") and "<tool_call>" in prompt
+
+
+def test_a_chat_that_renders_to_nothing_is_a_bad_request(tmp_path):
+    from local_model.chat import prepare_chat
+    from local_model.request import BadRequest
+
+    tokenizer = load_tokenizer(make_tokenizer(tmp_path, "{% for m in messages %}{{ m['content'] }}{% endfor %}"))
+    with pytest.raises(BadRequest, match="empty prompt") as err:
+        prepare_chat(tokenizer, "deepseek_v3", b'{"messages": [{"role": "user", "content": ""}]}')
+    assert err.value.param == "messages"
+    assert prepare_chat(tokenizer, "deepseek_v3", b'{"messages": [{"role": "user", "content": "hi"}]}').prompt
