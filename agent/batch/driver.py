@@ -20,7 +20,7 @@ from agent.batch.outputs import OutputDir
 from agent.batch.runner import TaskOutcome
 from agent.batch.summary import summarize
 from agent.batch.tasks import load_tasks, select
-from agent.batch.view import BatchView, summary_table
+from agent.ui.batch_view import BatchView, summary_table
 from agent.headless.interrupt import install_interrupt
 
 

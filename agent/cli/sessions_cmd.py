@@ -49,26 +49,33 @@ def sessions_show(session: str = typer.Argument(..., help="Session id (or a uniq
     typer.echo(f"session {info.id}  {info.root}  model {info.model}")
     for e in read_session(info.path):
         kind = e.get("type")
+        # a subagent's events (its `task` call's id in parent_call_id) nest under that call
+        echo = (lambda text: typer.echo(_nested(text))) if e.get("parent_call_id") else typer.echo
         if kind == "session_started":
-            typer.echo(f"\n=== run ({'resumed' if e.get('resumed') else 'new'}, sandbox {e.get('sandbox')})")
+            echo(f"\n=== run ({'resumed' if e.get('resumed') else 'new'}, sandbox {e.get('sandbox')})")
         elif kind == "user_message":
-            typer.echo(f"\n> {e.get('text', '')}")
+            echo(f"\n> {e.get('text', '')}")
         elif kind == "assistant_message":
             m = e.get("message", {})
             if m.get("content"):
-                typer.echo(f"\n{m['content']}")
+                echo(f"\n{m['content']}")
             for c in m.get("tool_calls", ()):
-                typer.echo(f"  → {c.get('name')} {_short(c.get('arguments'))}")
+                echo(f"  → {c.get('name')} {_short(c.get('arguments'))}")
         elif kind == "tool_result":
             out = e.get("output", "")
             out = out if full else (out.strip().splitlines() or [""])[0][:160]
-            typer.echo(f"    {'✗' if e.get('is_error') else '✓'} {out}")
+            echo(f"    {'✗' if e.get('is_error') else '✓'} {out}")
         elif kind == "compacted":
-            typer.echo(f"\n[compacted: ~{e.get('tokens_before')} -> ~{e.get('tokens_after')} tokens]\n"
-                       f"{e.get('summary', '')}")
+            echo(f"\n[compacted: ~{e.get('tokens_before')} -> ~{e.get('tokens_after')} tokens]\n"
+                 f"{e.get('summary', '')}")
         elif kind == "result":
-            typer.echo(f"\n=== result: {e.get('subtype')} ({e.get('num_turns')} turns, "
-                       f"${e.get('total_cost_usd', 0):.4f})")
+            echo(f"\n=== result: {e.get('subtype')} ({e.get('num_turns')} turns, "
+                 f"${e.get('total_cost_usd', 0):.4f})")
+
+
+def _nested(text: str) -> str:
+    """A subagent's line(s), set in under the parent's `task` call."""
+    return "\n".join(f"    │ {line}" if line else "    │" for line in text.split("\n"))
 
 
 def _short(args) -> str:

@@ -84,6 +84,8 @@ KEYS: tuple[Key, ...] = (
         "think (1024 or more), or \"adaptive\" (unset: no thinking)"),
     Key("reasoning_effort", "str", None, "OpenAI reasoning models and compatible servers: "
         "minimal | low | medium | high (unset: the model's default)"),
+    Key("images", "bool", None, "send tool results' images to the model (unset: by provider "
+        "and model; openai-compat and local: no)"),
     # --- sandbox
     Key("sandbox", "str", None, "docker | bwrap | local (default: docker, else bwrap)",
         choices=SANDBOX_KINDS),
@@ -155,9 +157,9 @@ KEYS: tuple[Key, ...] = (
 )
 
 # Provider options the config passes through to the model unchanged (retries: agent/models/retry.py;
-# thinking: agent/models/anthropic.py; reasoning effort: agent/models/chat_completions.py).
+# thinking: agent/models/anthropic.py; reasoning effort and images: agent/models/chat_completions.py).
 REQUEST_KEYS = ("max_retries", "retry_base_delay", "retry_max_delay", "timeout", "thinking_budget",
-                "reasoning_effort")
+                "reasoning_effort", "images")
 
 # Lists that add up across layers instead of replacing each other: a project may add a
 # deny rule to the user's, and a flag an allow rule to the config's.

@@ -59,7 +59,8 @@ def create(rest: str, options: dict) -> ChatCompletionsModel:
     except (ValueError, OSError) as e:  # Config/Checkpoint/QuantizeError, an unknown dtype, unreadable files
         raise BadInput(f"local:{rest}: {e}") from e
     _server, url = start_in_thread(app)
-    model = openai_compat.create(f"{path.name}@{url}", {**options, "context_window": max_len, "api_key": "local"})
+    model = openai_compat.create(f"{path.name}@{url}", {**options, "context_window": max_len, "api_key": "local",
+                                                                "images": False})  # the engine reads text only
     model.name = f"local:{rest}"
     model.local_engine = _engine  # the engine serving it (its model, its settings)
     return model

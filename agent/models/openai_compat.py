@@ -5,11 +5,12 @@ optional: `options["api_key"]`, else OPENAI_COMPAT_API_KEY, else a placeholder. 
 never send OPENAI_API_KEY here, so a real OpenAI key cannot leak to another server.
 Tool calls the model writes as text (`<tool_call>...`, DeepSeek markers, bare JSON)
 are recognised when the server does not parse them itself. Tool results' images stay
-the notes in their text: many of these servers serve text-only models.
+the notes in their text unless `options["images"]` (the config key `images`) says the
+model takes them: many of these servers serve text-only models.
 
 create(rest, options) -> ChatCompletionsModel. Options: api_key, base_url (when the
 spec has no @URL), max_retries, retry_base_delay, retry_max_delay, timeout, prices,
-context_window, reasoning_effort.
+context_window, reasoning_effort, images.
 """
 from __future__ import annotations
 
@@ -49,4 +50,4 @@ def create(rest: str, options: dict) -> ChatCompletionsModel:
         policy=RetryPolicy.from_options(options),
         token_param="max_tokens",   # the one parameter every compatible server knows
         reasoning_effort=options.get("reasoning_effort"),
-        text_tool_calls=True)
+        text_tool_calls=True, images=bool(options.get("images")))

@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from agent.batch.view import BatchView
+from agent.ui.batch_view import BatchView
 from agent.core import events as ev
 
 

@@ -111,6 +111,23 @@ def test_chat_completions_servers_get_the_note_only(serve):
     assert "image_url" not in json.dumps(server.requests[-1].json)
 
 
+def test_the_images_config_key_reaches_an_openai_compat_model(serve, tmp_path, monkeypatch):
+    """`images = true` in the user config: a vision model behind openai-compat gets the images too."""
+    from agent.config.load import load_config, model_options
+
+    for var, folder in (("AMA_HOME", "ama"), ("XDG_CONFIG_HOME", "xdg"), ("HOME", "")):
+        monkeypatch.setenv(var, str(tmp_path / folder))
+    monkeypatch.delenv("AMA_IMAGES", raising=False)
+    (tmp_path / "xdg" / "amanuensis").mkdir(parents=True)
+    (tmp_path / "xdg" / "amanuensis" / "config.toml").write_text("images = true\n")
+    spec = f"openai-compat:qwen3-vl@{{}}/v1"
+    server = serve([Reply(frames=openai_turn(text=["ok"]))])
+    options = {**model_options(load_config(None, trusted=False), spec), **FAST}
+    wire = sent(resolve_model(spec.format(server.url), options), server, history((SHOT,)))
+    assert wire[-1]["content"][1] == {"type": "image_url",
+                                      "image_url": {"url": f"data:image/png;base64,{SHOT.data}"}}
+
+
 def test_a_request_carries_the_newest_images_only(serve):
     server = serve([Reply(frames=anthropic_turn(text=["ok"]))])
     eight = tuple(png(i) for i in range(8))

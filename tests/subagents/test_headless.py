@@ -51,6 +51,11 @@ def test_a_subagent_answers_its_parent_and_its_usage_rolls_up(ama, repo, script,
     messages = rebuild_messages(log)
     assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant"]
     assert messages[2].content == "add is in calc.py and subtracts"
+    # `ama sessions show` sets the subagent's lines in under its task call, the parent's stay flush
+    shown = ama("sessions", "show", result["session_id"]).stdout
+    assert "  → task " in shown and "    │ > where is add?" in shown and "    │   → read_file " in shown
+    assert "    │ add is in calc.py and subtracts" in shown   # the child's answer, nested
+    assert "\n    ✓ add is in calc.py and subtracts" in shown and "\nDone: it subtracts." in shown  # the parent's
 
 
 def test_the_read_only_default_agent_cannot_write(ama, repo, script, user_config):
