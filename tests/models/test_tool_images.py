@@ -120,7 +120,7 @@ def test_the_images_config_key_reaches_an_openai_compat_model(serve, tmp_path, m
     monkeypatch.delenv("AMA_IMAGES", raising=False)
     (tmp_path / "xdg" / "amanuensis").mkdir(parents=True)
     (tmp_path / "xdg" / "amanuensis" / "config.toml").write_text("images = true\n")
-    spec = f"openai-compat:qwen3-vl@{{}}/v1"
+    spec = "openai-compat:qwen3-vl@{}/v1"
     server = serve([Reply(frames=openai_turn(text=["ok"]))])
     options = {**model_options(load_config(None, trusted=False), spec), **FAST}
     wire = sent(resolve_model(spec.format(server.url), options), server, history((SHOT,)))
