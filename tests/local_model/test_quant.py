@@ -145,6 +145,12 @@ def test_cpu_kernels_compute_exactly_what_the_dequantized_weight_does(k):
             bound = rounding + 1e-6 * (x.double().abs() @ deq.abs().T) + 1e-30
             assert ((y.double() - ref).abs() <= bound).all(), (variant, q.mode, ((y.double() - ref).abs() / bound).max())
             assert torch.equal(y[1], torch.zeros(37))
+        # one row (decode) gives what the same row gives among others, bit for bit
+        for rows in (36, 37):
+            q8r = QWeight("int8", "rows", rows, k, *quantize_int8(w[:rows]))
+            for i in (0, 2, 4):
+                one = quant_cpu.q8_gemv(lib, x[i : i + 1], q8r.q, q8r.scale)
+                assert torch.equal(one[0], quant_cpu.q8_gemv(lib, x, q8r.q, q8r.scale)[i]), (variant, rows, i)
     for q in (q8, q4):  # the blocked paths (prefill; no compiler), with and without our dequantizer
         ref = x.double() @ q.dequantize().double().T
         for lib in (None, quant_cpu.library()):
