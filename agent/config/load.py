@@ -373,8 +373,8 @@ def _known() -> str:
 # ---- what a run needs from it ---------------------------------------------------------
 
 def model_options(cfg: Config, model: str) -> dict[str, Any]:
-    """Provider options from config: base_url and api_key (from `api_key_env`) of the
-    model's provider, context_window, prices, and the retry and timeout keys."""
+    """Provider options from config: base_url, api_key (from `api_key_env`) and extra_body
+    of the model's provider, context_window, prices, and the request keys (REQUEST_KEYS)."""
     opts: dict[str, Any] = {}
     scheme = model.split(":", 1)[0]
     provider = cfg.table("providers").get(scheme, {})
@@ -386,6 +386,8 @@ def model_options(cfg: Config, model: str) -> dict[str, Any]:
             raise BadInput(f"providers.{scheme}.api_key_env names {var}, which is not set; "
                            f"export {var}=YOUR_KEY ({cfg.source(f'providers.{scheme}.api_key_env')})")
         opts["api_key"] = os.environ[var]
+    if provider.get("extra_body"):
+        opts["extra_body"] = dict(provider["extra_body"])
     if cfg.get("context_window"):
         opts["context_window"] = cfg.get("context_window")
     for name in REQUEST_KEYS:    # retries and timeout: the providers' RetryPolicy and client

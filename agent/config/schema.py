@@ -112,6 +112,8 @@ KEYS: tuple[Key, ...] = (
         env=False),
     Key("providers.*.api_key_env", "str", None, "the environment variable that holds its API key",
         env=False),
+    Key("providers.*.extra_body", "table", None, "Chat Completions providers: fields added to every "
+        "request body, e.g. chat_template_kwargs = { enable_thinking = false }", env=False),
     Key("prices.*.input", "float", None, "USD per million input tokens of a model", env=False,
         check="non-negative"),
     Key("prices.*.output", "float", None, "USD per million output tokens", env=False,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 from agent.models.http_errors import ProviderHints, RetryingStream
@@ -39,16 +40,20 @@ class ChatCompletionsModel(RetryingStream):
     reasoning_effort: default effort when the settings give none (OpenAI reasoning models).
     text_tool_calls: parse tool calls written as text.
     images:          send tool results' images (in a user message after them).
+    extra_body:      fields added to every request body as they are (the config's
+                     `providers.SCHEME.extra_body`, e.g. vLLM's `chat_template_kwargs`).
     """
 
     def __init__(self, *, name: str, model: str, client: Any, hints: ProviderHints,
                  price: Price | None, context_window: int, policy: RetryPolicy,
                  token_param: str, reasoning_effort: str | None = None,
-                 text_tool_calls: bool = False, images: bool = False):
+                 text_tool_calls: bool = False, images: bool = False,
+                 extra_body: Mapping[str, Any] | None = None):
         self.name, self.model, self.client, self.hints = name, model, client, hints
         self.price, self.context_window, self.policy = price, context_window, policy
         self.token_param, self.reasoning_effort = token_param, reasoning_effort
         self.text_tool_calls, self.images = text_tool_calls, images
+        self.extra_body = dict(extra_body or {})
 
     def request(self, messages: list[Message], tools: list[ToolSpec],
                 settings: ModelSettings) -> dict[str, Any]:
@@ -69,6 +74,8 @@ class ChatCompletionsModel(RetryingStream):
                 req[key] = getattr(settings, key)
         if settings.stop:
             req["stop"] = list(settings.stop)
+        if self.extra_body:
+            req["extra_body"] = dict(self.extra_body)
         return req
 
     def _attempt(self, request: dict[str, Any]) -> Iterator[ModelEvent]:

@@ -49,7 +49,7 @@ def create(rest: str, options: dict) -> ChatCompletionsModel:
         # Reasoning models refuse `max_tokens`; every current model takes this one.
         token_param="max_completion_tokens",
         reasoning_effort=options.get("reasoning_effort"),
-        images=takes_images(rest, options))
+        images=takes_images(rest, options), extra_body=options.get("extra_body"))
 
 
 def takes_images(model: str, options: dict) -> bool:

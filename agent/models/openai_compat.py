@@ -50,4 +50,4 @@ def create(rest: str, options: dict) -> ChatCompletionsModel:
         policy=RetryPolicy.from_options(options),
         token_param="max_tokens",   # the one parameter every compatible server knows
         reasoning_effort=options.get("reasoning_effort"),
-        text_tool_calls=True, images=bool(options.get("images")))
+        text_tool_calls=True, images=bool(options.get("images")), extra_body=options.get("extra_body"))

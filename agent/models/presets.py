@@ -110,7 +110,7 @@ def create(provider: str, rest: str, options: dict[str, Any]) -> ChatCompletions
         policy=RetryPolicy.from_options(options),
         token_param="max_tokens",   # what every one of these endpoints takes
         reasoning_effort=options.get("reasoning_effort"),
-        text_tool_calls=p.text_tool_calls, images=images)
+        text_tool_calls=p.text_tool_calls, images=images, extra_body=options.get("extra_body"))
 
 
 def base_url(p: Preset, options: Mapping[str, Any]) -> str:

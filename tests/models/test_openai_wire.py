@@ -199,6 +199,25 @@ def test_compat_native_tool_calls_and_reasoning_content(serve):
     assert out["calls"][0] == ToolCall("c1", "read_file", {"path": "x"})
 
 
+def test_a_providers_extra_body_goes_into_every_request(serve, tmp_path, monkeypatch):
+    """`[providers.openai-compat] extra_body` in the user config: e.g. Qwen3 on vLLM without thinking."""
+    from agent.config.load import load_config, model_options
+
+    for var, folder in (("AMA_HOME", "ama"), ("XDG_CONFIG_HOME", "xdg"), ("HOME", "")):
+        monkeypatch.setenv(var, str(tmp_path / folder))
+    (tmp_path / "xdg" / "amanuensis").mkdir(parents=True)
+    (tmp_path / "xdg" / "amanuensis" / "config.toml").write_text(
+        '[providers.openai-compat]\nextra_body = { chat_template_kwargs = { enable_thinking = false }, top_k = 20 }\n')
+    server = serve([Reply(frames=openai_turn(text=["ok"]))] * 2)
+    options = model_options(load_config(None, trusted=False), "openai-compat:qwen3")
+    collect(compat(server, **options).stream(HELLO, [], SETTINGS))
+    body = server.requests[0].json
+    assert body["chat_template_kwargs"] == {"enable_thinking": False} and body["top_k"] == 20
+    assert body["model"] == "qwen3" and body["stream"] is True  # the rest as always
+    collect(compat(server).stream(HELLO, [], SETTINGS))  # a provider without one sends none
+    assert "chat_template_kwargs" not in server.requests[1].json
+
+
 @pytest.mark.parametrize("pieces", [
     ["I'll read it.\n<tool_", 'call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>'],
     ["I'll read it.", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>read_file\n",
