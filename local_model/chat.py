@@ -18,7 +18,8 @@ from .generate import StreamDecoder
 from .reasoning import CLOSE, OPEN, Reasoning, ReasoningSplitter, opens_in_prompt, thinks
 from .request import BadRequest, ChatRequest, NamedToolChoice, parse_chat_request
 from .tokenizer import ChatTokenizer
-from .tool_calls import MARKERS, ParsedToolCall, ToolCallDelta, ToolCallParser, format_tool_call, tools_prompt
+from .tool_calls import (MARKERS, ParsedToolCall, ToolCallDelta, ToolCallParser, format_tool_call,
+                         partial_marker_len, tools_prompt)
 from . import untrusted_json
 from .xml_calls import Types, parameter_types
 
@@ -191,7 +192,7 @@ class OutputAssembler:
         if cut >= 0:
             text, self._held, self.stopped = text[:cut], "", True
         elif not final:
-            keep = max((n for s in self._stop for n in range(len(s) - 1, 0, -1) if text.endswith(s[:n])), default=0)
+            keep = partial_marker_len(text, self._stop)
             text, self._held = text[: len(text) - keep], text[len(text) - keep :]
         else:
             self._held = ""
@@ -207,7 +208,7 @@ class OutputAssembler:
                 out += self._track(self._parser.feed(piece))
             else:
                 out.append(piece)
-        return [i for i in out if not (isinstance(i, str) and not i)]
+        return out
 
     def _track(self, items: list) -> list[str | ParsedToolCall | ToolCallDelta]:
         self.calls += [i for i in items if isinstance(i, ParsedToolCall)]

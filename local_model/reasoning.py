@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .tool_calls import partial_marker_len
+
 OPEN, CLOSE = "<think>", "</think>"
 
 
@@ -69,7 +71,7 @@ class ReasoningSplitter:
                         out.append(Reasoning(self._buf[:end]))
                     self._buf, self._state = self._buf[end + len(CLOSE):], "after"
                     continue
-                keep = _partial_len(self._buf, CLOSE)
+                keep = partial_marker_len(self._buf, (CLOSE,))
                 if len(self._buf) > keep:
                     out.append(Reasoning(self._buf[: len(self._buf) - keep]))
                     self._buf = self._buf[len(self._buf) - keep:]
@@ -95,7 +97,3 @@ class ReasoningSplitter:
             return []
         return [rest] if rest.strip() else []
 
-
-def _partial_len(text: str, tag: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of `tag`."""
-    return max((n for n in range(len(tag) - 1, 0, -1) if text.endswith(tag[:n])), default=0)

@@ -182,7 +182,7 @@ class ToolCallParser:
             if self._open is None:
                 hits = [(i, m) for m in SECTIONS if (i := self._buf.find(m)) >= 0]
                 if not hits:
-                    keep = _partial_marker_len(self._buf)
+                    keep = partial_marker_len(self._buf)
                     if len(self._buf) > keep:
                         out.append(self._buf[: len(self._buf) - keep])
                         self._buf = self._buf[len(self._buf) - keep :]
@@ -251,11 +251,12 @@ class ToolCallParser:
         return list(self._release(calls))
 
 
-def _partial_marker_len(text: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of a section marker."""
-    for n in range(min(len(text), max(map(len, SECTIONS)) - 1), 0, -1):
+def partial_marker_len(text: str, markers: Sequence[str] = SECTIONS) -> int:
+    """Length of the longest suffix of `text` that is a proper prefix of one of `markers` (by
+    default the section markers): what a stream holds back until the next piece settles it."""
+    for n in range(min(len(text), max(map(len, markers), default=1) - 1), 0, -1):
         tail = text[-n:]
-        if any(m.startswith(tail) for m in SECTIONS):
+        if any(m.startswith(tail) for m in markers):
             return n
     return 0
 
