@@ -14,7 +14,7 @@ for a plain sum; see the README's performance section):
 On another machine (Intel Xeon with AVX-512 and AMX, ~16 GB/s for a sum) the order of the first
 two turned over: F.linear and oneDNN ~16-18 GB/s for 1 row, the batched form ~8. So which of
 the three runs up to GEMV_MAX_ROWS rows is measured once per process and thread count
-(`measured_gemv`: a few dozen 1-row products over 48 MiB of weights, ~0.1 s, the first time
+(`measured_gemv`: a few dozen 1-row products over 48 MiB of weights, ~0.05 s, the first time
 a model needs it); more rows go through oneDNN. oneDNN
 builds a kernel ("primitive") per distinct shape, cached; building one costs about a
 millisecond. Decode repeats the same few shapes, and so do the dense layers of a prefill
